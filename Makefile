@@ -1,0 +1,63 @@
+# Rapport: `make run` serves the app with demo data, `make test` runs lint and every test.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+STAMP := $(VENV)/.installed
+PYTEST_WORKERS ?= auto
+
+.PHONY: run install migrate demo serve test lint test-python browser fmt lock clean bench
+
+run: install migrate demo serve
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade "pip>=24" "uv==0.13.8"
+
+# Reinstall only when the lock file changes.
+$(STAMP): requirements-dev.lock pyproject.toml | $(BIN)/python
+	$(UV) pip sync -q --python $(BIN)/python requirements-dev.lock
+	$(UV) pip install -q --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/rapport migrate --noinput -v 0
+
+demo: install
+	$(BIN)/rapport demo
+
+serve: install
+	$(BIN)/rapport serve
+
+# Debian's Chromium drives the browser tests (Playwright cannot download its own here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser tests…"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+lint: install
+	$(BIN)/ruff check rapport benchmarks
+	$(BIN)/ruff format --check rapport benchmarks
+	$(BIN)/mypy rapport
+	$(BIN)/lint-imports
+	$(BIN)/rapport makemigrations --check --dry-run -v 0
+
+test-python: install browser
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile -q $(PYTEST_ARGS)
+
+test: lint test-python
+
+fmt: install
+	$(BIN)/ruff check --fix rapport benchmarks
+	$(BIN)/ruff format rapport benchmarks
+
+lock: $(BIN)/python
+	$(UV) pip compile -q --python-version 3.11 --generate-hashes pyproject.toml -o requirements.lock
+	$(UV) pip compile -q --python-version 3.11 --generate-hashes --extra dev pyproject.toml -o requirements-dev.lock
+
+clean:
+	rm -rf $(VENV) var/test-*

@@ -1,0 +1,158 @@
+"""Benchmark: customer search, list page and 360 page at scale.
+
+Generates N customers and M timeline entries in a fresh database (set RAPPORT_VAR_DIR or
+DATABASE_URL to a scratch one), then prints server-side timings (p50/p95 over repeated
+requests through Django's test client) and query counts.
+
+    RAPPORT_VAR_DIR=/tmp/bench .venv/bin/python benchmarks/customers_pages.py \\
+        --customers 100000 --interactions 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import statistics
+import time
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--interactions", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=40)
+    args = parser.parse_args()
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rapport.config.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from rapport.customers.models import Customer, EmailAddress, Interaction
+    from rapport.customers.services import search_text_for
+    from rapport.identity.models import User
+
+    call_command("migrate", verbosity=0)
+    admin = User.objects.filter(email="bench@example.com").first() or User.objects.create_superuser(
+        "bench@example.com", "bench-password-123"
+    )
+    rng = random.Random(7)
+    first = [
+        "ada",
+        "grace",
+        "alan",
+        "edsger",
+        "barbara",
+        "donald",
+        "margaret",
+        "ken",
+        "linus",
+        "guido",
+    ]
+    last = ["lovelace", "hopper", "turing", "dijkstra", "liskov", "knuth", "hamilton", "thompson"]
+    have = Customer.objects.count()
+    started = time.perf_counter()
+    batch: list[Customer] = []
+    for i in range(have, args.customers):
+        f, la = rng.choice(first).title(), f"{rng.choice(last).title()}{i}"
+        c = Customer(
+            kind="person",
+            first_name=f,
+            last_name=la,
+            display_name=f"{f} {la}",
+            owner=admin,
+            primary_email=f"{f}.{la}@example.com".lower(),
+            primary_phone=f"+44207946{i % 10000:04d}",
+            lifecycle_stage=rng.choice(["lead", "customer", "subscriber", "churned"]),
+            country=rng.choice(["GB", "FR", "DE", "US"]),
+        )
+        c.search_text = search_text_for(c, [c.primary_email], [c.primary_phone])
+        batch.append(c)
+        if len(batch) == 5000:
+            Customer.objects.bulk_create(batch)
+            batch = []
+    Customer.objects.bulk_create(batch)
+    print(
+        f"customers: {Customer.objects.count():,} "
+        f"({time.perf_counter() - started:.1f}s to generate)"
+    )
+    ids = list(Customer.objects.values_list("pk", flat=True))
+    if not EmailAddress.objects.exists():
+        EmailAddress.objects.bulk_create(
+            (
+                EmailAddress(customer_id=pk, email=f"c{pk}@example.com", is_primary=True)
+                for pk in ids
+            ),
+            batch_size=5000,
+        )
+    have = Interaction.objects.count()
+    started = time.perf_counter()
+    now = timezone.now()
+    hot = ids[0]  # one customer with a long timeline
+    rows: list[Interaction] = []
+    for i in range(have, args.interactions):
+        customer_id = hot if i % 50 == 0 else rng.choice(ids)
+        rows.append(
+            Interaction(
+                customer_id=customer_id,
+                kind=rng.choice(["note", "email", "call", "web_event"]),
+                summary=f"Entry {i}",
+                occurred_at=now - dt.timedelta(minutes=rng.randint(0, 1_500_000)),
+            )
+        )
+        if len(rows) == 10_000:
+            Interaction.objects.bulk_create(rows)
+            rows = []
+    Interaction.objects.bulk_create(rows)
+    print(
+        f"interactions: {Interaction.objects.count():,} "
+        f"({time.perf_counter() - started:.1f}s to generate)"
+    )
+
+    # Statistics, as a production database has them (PostgreSQL's autovacuum; on SQLite
+    # `PRAGMA optimize` or ANALYZE after bulk loads).
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+    client = Client()
+    client.force_login(admin)
+    sample = Customer.objects.get(pk=ids[len(ids) // 2])
+    cases = {
+        "search (name)": ("/search/suggest/", {"q": f"{sample.first_name} {sample.last_name}"}),
+        "search (typo)": ("/search/suggest/", {"q": "grace hoper"}),
+        "search (phone)": ("/search/suggest/", {"q": "020 7946 0042"}),
+        "list (no filter)": ("/customers/", {}),
+        "list (stage+country, by created)": (
+            "/customers/",
+            {"lifecycle_stage": "lead", "country": "FR", "sort": "-created"},
+        ),
+        "360 (long timeline)": (f"/customers/{hot}/", {}),
+        "360 (typical)": (f"/customers/{sample.pk}/", {}),
+    }
+    print(f"database: {connection.vendor}; {args.repeat} requests each, server time in ms")
+    for name, (path, params) in cases.items():
+        client.get(path, params)  # warm up
+        timings = []
+        for _ in range(args.repeat):
+            with CaptureQueriesContext(connection) as queries:
+                t = time.perf_counter()
+                response = client.get(path, params)
+                timings.append((time.perf_counter() - t) * 1000)
+            assert response.status_code == 200, (name, response.status_code)
+        timings.sort()
+        p95 = timings[int(len(timings) * 0.95) - 1]
+        print(
+            f"{name:34} p50 {statistics.median(timings):7.1f}  "
+            f"p95 {p95:7.1f}  queries {len(queries)}"
+        )
+
+
+if __name__ == "__main__":
+    main()

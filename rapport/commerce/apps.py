@@ -1,0 +1,49 @@
+from django.apps import AppConfig
+
+
+class CommerceConfig(AppConfig):
+    name = "rapport.commerce"
+    label = "commerce"
+    verbose_name = "Commerce"
+
+    def ready(self) -> None:
+        from rapport.commerce import (
+            demo,
+            events,  # noqa: F401  (registers the event types)
+            panels,
+            search,
+        )
+        from rapport.core import registry
+
+        for name, label, plural in [
+            ("commerce.order", "Order", "Orders"),
+            ("commerce.shipment", "Shipment", "Shipments"),
+            ("commerce.product", "Product", "Products"),
+        ]:
+            registry.add_object_type(
+                registry.ObjectType(name=name, label=label, label_plural=plural)
+            )
+        registry.add_nav(
+            registry.NavItem(
+                key="commerce",
+                label="Orders",
+                url_name="commerce:order_list",
+                icon="shopping-bag",
+                order=20,
+                object_type="commerce.order",
+            )
+        )
+        registry.add_panel(
+            registry.Panel(
+                key="orders",
+                title="Orders & shipments",
+                template="commerce/_customer_panel.html",
+                context=panels.customer_panel_context,
+                order=30,
+                column="main",
+            )
+        )
+        registry.add_search_provider(
+            registry.SearchProvider(key="commerce", label="Orders", search=search.search, order=50)
+        )
+        registry.add_demo_loader(registry.DemoLoader(key="commerce", load=demo.load, order=20))

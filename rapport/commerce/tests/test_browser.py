@@ -1,0 +1,110 @@
+"""In a real Chromium: an order page with its shipment, a tracking update through the form,
+and the goods-in-transit page."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.utils import timezone
+
+from rapport.commerce import services
+from rapport.commerce.services import LineInput, OrderInput, ShipmentInput
+from rapport.commerce.tests.factories import CustomerFactory, ProductFactory, commerce_user
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _login(page, live_server, user) -> None:
+    client = Client()
+    client.force_login(user)
+    page.context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+
+
+def test_order_page_tracking_update_and_goods_in_transit(page, live_server) -> None:
+    user = commerce_user(full_name="Olivia Ops")
+    customer = CustomerFactory(owner=user, display_name="Margarethe Lindqvist")
+    tea = ProductFactory(name="Gyokuro, 50 g", sku="TEA-204", price="18.50")
+    kettle = ProductFactory(name="Gooseneck kettle, 1 l", sku="BRE-202", price="59.00")
+    order = services.order_create(
+        actor=user,
+        customer=customer,
+        data=OrderInput(
+            currency="EUR",
+            channel="web",
+            lines=[LineInput(product_id=tea.pk, quantity=2), LineInput(product_id=kettle.pk)],
+            tax="18.24",
+        ),
+    )
+    services.order_update_status(actor=user, order=order, status="paid")
+    shipment = services.shipment_create(
+        actor=user,
+        order=order,
+        data=ShipmentInput(
+            carrier="DHL",
+            tracking_number="JJD014600003",
+            tracking_url="https://www.dhl.com/track?id=JJD014600003",
+            status="in_transit",
+            location="Leipzig hub",
+            expected_delivery=timezone.localdate() + dt.timedelta(days=2),
+        ),
+    )
+    other = services.order_create(
+        actor=user,
+        customer=CustomerFactory(owner=user, display_name="Kofi Mensah"),
+        data=OrderInput(currency="EUR", lines=[LineInput(product_id=tea.pk)]),
+    )
+    services.shipment_create(
+        actor=user,
+        order=other,
+        data=ShipmentInput(
+            carrier="UPS",
+            tracking_number="1Z999AA10123456784",
+            status="exception",
+            location="Cologne depot",
+            expected_delivery=timezone.localdate() - dt.timedelta(days=1),
+        ),
+    )
+    _login(page, live_server, user)
+
+    page.goto(f"{live_server.url}/commerce/orders/{order.pk}/")
+    assert page.get_by_role("heading", level=1).inner_text().startswith(f"Order {order.number}")
+    assert page.get_by_test_id("order-total").inner_text() == "114.24 EUR"
+    assert (
+        page.get_by_role("link", name="JJD014600003")
+        .get_attribute("href")
+        .startswith("https://www.dhl.com/")
+    )
+    page.screenshot(path="/tmp/commerce-order.png", full_page=True)
+
+    # A tracking update with the keyboard only.
+    page.get_by_label("New status").select_option("out_for_delivery")
+    page.get_by_label("Location").fill("Munich depot")
+    page.get_by_label("Location").press("Enter")
+    page.wait_for_url(f"**/commerce/orders/{order.pk}/")
+    assert "Tracking update saved." in page.inner_text(".messages")
+    history = page.get_by_role("list", name="Tracking history").inner_text()
+    assert history.index("Munich depot") < history.index("Leipzig hub")
+    shipment.refresh_from_db()
+    assert shipment.status == "out_for_delivery"
+
+    page.get_by_role("link", name="Goods in transit").click()
+    page.wait_for_url("**/commerce/in-transit/")
+    rows = page.locator("table.table tbody tr")
+    assert rows.count() == 2
+    # Soonest (here: overdue) first.
+    assert "1 day late" in rows.nth(0).inner_text()
+    assert "Kofi Mensah" in rows.nth(0).inner_text()
+    assert "in 2 days" in rows.nth(1).inner_text()
+    assert "Munich depot" in rows.nth(1).inner_text()
+    page.screenshot(path="/tmp/commerce-in-transit.png", full_page=True)

@@ -1,0 +1,16 @@
+"""The REST API at /api/v1/: one NinjaAPI, each app contributing a router."""
+
+from __future__ import annotations
+
+from rapport.commerce.api import router as commerce_router
+from rapport.core.api import build_api
+from rapport.customers.api import router as customers_router
+from rapport.identity.api import router as identity_router
+from rapport.identity.auth import api_auth
+from rapport.integrations.api import router as integrations_router
+
+api = build_api(auth=api_auth())
+api.add_router("/", identity_router)
+api.add_router("/", customers_router)
+api.add_router("/", commerce_router)
+api.add_router("/", integrations_router)

@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from rapport.config.api import api
+
+urlpatterns = [
+    path("", include("rapport.core.urls")),
+    path("", include("rapport.identity.urls")),
+    path("customers/", include("rapport.customers.urls")),
+    path("commerce/", include("rapport.commerce.urls")),
+    path("integrations/", include("rapport.integrations.urls")),
+    path("", include("rapport.dataquality.urls")),
+    path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,217 @@
+"""Shared API machinery: the NinjaAPI factory, authentication (session or API key), rate
+limits per key, and RFC 9457 problem details as the one error shape for every failure."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, AuthorizationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+
+from rapport.core.errors import Conflict, RateLimited
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_TYPE_BASE = "https://rapport.dev/problems/"
+
+
+class ProblemError(Exception):
+    """Raise from an endpoint to answer with a specific problem."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str = "",
+        *,
+        type: str = "",
+        errors: list[dict[str, str]] | None = None,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.type = type
+        self.errors = errors or []
+
+
+def problem(
+    api: NinjaAPI,
+    request: HttpRequest,
+    *,
+    status: int,
+    title: str,
+    detail: str = "",
+    type: str = "",
+    errors: list[dict[str, str]] | None = None,
+) -> HttpResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + type if type else "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail or title,
+        "instance": request.path,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    response = api.create_response(request, body, status=status)
+    response["Content-Type"] = "application/problem+json"
+    return response
+
+
+def _ninja_errors(exc: NinjaValidationError) -> list[dict[str, str]]:
+    errors = []
+    for err in exc.errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "payload", "query", "path")]
+        errors.append({"field": ".".join(loc) or "body", "message": str(err.get("msg", "Invalid"))})
+    return errors
+
+
+def _django_errors(exc: DjangoValidationError) -> list[dict[str, str]]:
+    if hasattr(exc, "error_dict"):
+        return [
+            {"field": field, "message": str(message)}
+            for field, messages in exc.message_dict.items()
+            for message in messages
+        ]
+    return [{"field": "body", "message": str(m)} for m in exc.messages]
+
+
+def build_api(*, auth: list[Any]) -> NinjaAPI:
+    api = NinjaAPI(
+        title="Rapport API",
+        version="1.0",
+        description=(
+            "The Rapport CRM REST API. Authenticate with `Authorization: Bearer <API key>` "
+            "(create keys under your user menu → API keys) or a browser session. Every error "
+            "is an RFC 9457 problem details object. Lists use cursor (keyset) pagination."
+        ),
+        auth=auth,
+        urls_namespace="api",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+
+    @api.exception_handler(NinjaValidationError)
+    def on_validation(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+        return problem(
+            api,
+            request,
+            status=422,
+            title="Invalid request",
+            detail="One or more fields are invalid.",
+            type="validation",
+            errors=_ninja_errors(exc),
+        )
+
+    @api.exception_handler(DjangoValidationError)
+    def on_domain_validation(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
+        return problem(
+            api,
+            request,
+            status=422,
+            title="Invalid request",
+            detail="One or more fields are invalid.",
+            type="validation",
+            errors=_django_errors(exc),
+        )
+
+    @api.exception_handler(AuthenticationError)
+    def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+        response = problem(
+            api,
+            request,
+            status=401,
+            title="Authentication required",
+            detail="Send a valid, unexpired API key as 'Authorization: Bearer <key>'.",
+            type="unauthenticated",
+        )
+        response["WWW-Authenticate"] = 'Bearer realm="rapport"'
+        return response
+
+    @api.exception_handler(AuthorizationError)
+    def on_unauthorized(request: HttpRequest, exc: AuthorizationError) -> HttpResponse:
+        return problem(api, request, status=403, title="Forbidden", type="forbidden")
+
+    @api.exception_handler(PermissionDenied)
+    def on_forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+        return problem(
+            api,
+            request,
+            status=403,
+            title="Forbidden",
+            detail=str(exc) or "You may not do this.",
+            type="forbidden",
+        )
+
+    @api.exception_handler(Http404)
+    def on_not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
+        return problem(
+            api,
+            request,
+            status=404,
+            title="Not found",
+            detail="No such record, or you may not see it.",
+            type="not-found",
+        )
+
+    api.exception_handler(ObjectDoesNotExist)(on_not_found)
+
+    @api.exception_handler(Conflict)
+    def on_conflict(request: HttpRequest, exc: Conflict) -> HttpResponse:
+        return problem(
+            api,
+            request,
+            status=412,
+            title="Precondition failed",
+            detail=exc.message,
+            type="stale-version",
+        )
+
+    @api.exception_handler(RateLimited)
+    def on_rate_limited(request: HttpRequest, exc: RateLimited) -> HttpResponse:
+        response = problem(
+            api,
+            request,
+            status=429,
+            title="Too many requests",
+            detail=exc.message,
+            type="rate-limited",
+        )
+        response["Retry-After"] = "60"
+        return response
+
+    @api.exception_handler(ProblemError)
+    def on_problem(request: HttpRequest, exc: ProblemError) -> HttpResponse:
+        return problem(
+            api,
+            request,
+            status=exc.status,
+            title=exc.title,
+            detail=exc.detail,
+            type=exc.type,
+            errors=exc.errors or None,
+        )
+
+    @api.exception_handler(HttpError)
+    def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        return problem(api, request, status=exc.status_code, title=str(exc))
+
+    @api.exception_handler(Exception)
+    def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+        logger.exception("Unhandled API error on %s", request.path)
+        return problem(
+            api,
+            request,
+            status=500,
+            title="Internal error",
+            detail="Something went wrong on our side. It has been logged.",
+            type="internal",
+        )
+
+    return api

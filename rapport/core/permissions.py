@@ -1,0 +1,127 @@
+"""Record-level access: the one place that decides who may do what to which records.
+
+Every selector narrows its queryset with `scope_queryset`, and every service calls
+`require` before it writes, so UI lists, detail pages, search, exports and the API can
+never disagree about what a user may see or change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from django.core.exceptions import PermissionDenied
+from django.db import models
+
+ACTIONS = ("view", "create", "edit", "delete", "export")
+
+
+class Scope(models.TextChoices):
+    OWN = "own", "Own records"
+    TEAM = "team", "Own team's records"
+    ALL = "all", "All records"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What one actor may do with one object type: the actions and the record scope."""
+
+    actions: frozenset[str]
+    scope: Scope
+
+    def allows(self, action: str) -> bool:
+        return action in self.actions
+
+
+NO_GRANT = Grant(actions=frozenset(), scope=Scope.OWN)
+FULL_GRANT = Grant(actions=frozenset(ACTIONS), scope=Scope.ALL)
+
+
+class Actor(Protocol):
+    """Whoever acts: a user, possibly narrowed by the API key the request came with."""
+
+    pk: Any
+    is_authenticated: bool
+
+    def grant_for(self, object_type: str) -> Grant: ...
+
+    def team_ids(self) -> frozenset[int]: ...
+
+
+M = TypeVar("M", bound=models.Model)
+
+
+def object_type_of(model: type[models.Model] | models.Model) -> str:
+    """The object type's stable name, e.g. 'customers.person'."""
+    return model._meta.label_lower
+
+
+def scope_filter(actor: Actor, object_type: str, action: str = "view") -> models.Q | None:
+    """The condition on `owner`/`team` for the records `actor` may `action`; None for none."""
+    if not getattr(actor, "is_authenticated", False):
+        return None
+    grant = actor.grant_for(object_type)
+    if not grant.allows(action):
+        return None
+    if grant.scope == Scope.ALL:
+        return models.Q()
+    own = models.Q(owner_id=actor.pk)
+    if grant.scope == Scope.TEAM:
+        team_ids = actor.team_ids()
+        return own | models.Q(team_id__in=team_ids) if team_ids else own
+    return own
+
+
+def is_owned(model: type[models.Model] | models.Model) -> bool:
+    """Whether records of this type have an owner (and so a record scope); catalogue
+    types such as products do not: the action grant alone decides."""
+    return any(f.name == "owner" for f in model._meta.concrete_fields)
+
+
+def scope_queryset(
+    queryset: models.QuerySet[M], *, actor: Actor, action: str = "view"
+) -> models.QuerySet[M]:
+    """Narrow `queryset` to the records `actor` may `action` (empty when none)."""
+    condition = scope_filter(actor, object_type_of(queryset.model), action)
+    if condition is None:
+        return queryset.none()
+    if not is_owned(queryset.model):
+        return queryset
+    return queryset.filter(condition) if condition else queryset
+
+
+def can(actor: Actor, action: str, target: type[models.Model] | models.Model) -> bool:
+    """Whether `actor` may `action` the record `target` (or any record, given a model class)."""
+    if not getattr(actor, "is_authenticated", False):
+        return False
+    grant = actor.grant_for(object_type_of(target))
+    if not grant.allows(action):
+        return False
+    if isinstance(target, type) or grant.scope == Scope.ALL or not is_owned(target):
+        return True
+    owner_id = getattr(target, "owner_id", None)
+    if owner_id is not None and owner_id == actor.pk:
+        return True
+    if grant.scope == Scope.TEAM:
+        team_id = getattr(target, "team_id", None)
+        return team_id is not None and team_id in actor.team_ids()
+    return False
+
+
+def require(actor: Actor, action: str, target: type[models.Model] | models.Model) -> None:
+    """Raise PermissionDenied unless `actor` may `action` `target`. Call before any write."""
+    if not can(actor, action, target):
+        raise PermissionDenied(
+            f"You may not {action} this {object_type_of(target).split('.')[-1]}."
+        )
+
+
+def acting_user(actor: Any) -> Any:
+    """The user to store as the author of a row (`actor`, `recorded_by`…), or None.
+
+    Actors that are not users (the command line's system actor, a task acting for nobody)
+    are authenticated for permission checks but have no row to point a foreign key at.
+    """
+    if not getattr(actor, "is_authenticated", False):
+        return None
+    return actor if isinstance(actor, models.Model) and actor.pk is not None else None

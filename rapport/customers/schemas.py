@@ -1,0 +1,111 @@
+"""The public shape of customer data: what the API returns and what events carry."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ninja import Schema
+
+
+class EmailOut(Schema):
+    email: str
+    kind: str
+    is_primary: bool
+
+
+class PhoneOut(Schema):
+    e164: str
+    kind: str
+    is_primary: bool
+
+
+class AddressOut(Schema):
+    kind: str
+    line1: str
+    line2: str
+    city: str
+    postcode: str
+    region: str
+    country: str
+    is_primary: bool
+
+
+class CustomerOut(Schema):
+    id: int
+    kind: str
+    display_name: str
+    first_name: str
+    last_name: str
+    organization_name: str
+    job_title: str
+    birth_date: dt.date | None
+    language: str
+    source: str
+    lifecycle_stage: str
+    lifecycle_changed_at: dt.datetime
+    website: str
+    industry: str
+    primary_email: str
+    primary_phone: str
+    city: str
+    country: str
+    external_id: str | None
+    tags: list[str]
+    custom_fields: dict[str, Any]
+    emails: list[EmailOut]
+    phones: list[PhoneOut]
+    addresses: list[AddressOut]
+    owner_id: int | None
+    team_id: int | None
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @staticmethod
+    def resolve_tags(obj: Any) -> list[str]:
+        return sorted(tag.name for tag in obj.tags.all())
+
+    @staticmethod
+    def resolve_emails(obj: Any) -> list[Any]:
+        return list(obj.emails.all())
+
+    @staticmethod
+    def resolve_phones(obj: Any) -> list[Any]:
+        return list(obj.phones.all())
+
+    @staticmethod
+    def resolve_addresses(obj: Any) -> list[Any]:
+        return list(obj.addresses.all())
+
+
+class InteractionOut(Schema):
+    id: int
+    customer_id: int
+    kind: str
+    channel: str
+    direction: str
+    occurred_at: dt.datetime
+    actor_id: int | None
+    summary: str
+    body: str
+    source_type: str
+    source_id: str
+    data: dict[str, Any]
+
+
+# CustomerOut's own columns, in order: what fast paths (API lists, bulk import events)
+# read with .values() instead of building models, so they can never drift from the schema.
+_NESTED = {"tags", "emails", "phones", "addresses"}
+CUSTOMER_SCALAR_FIELDS: tuple[str, ...] = tuple(
+    name for name in CustomerOut.model_fields if name not in _NESTED
+)
+
+
+def customer_payload(customer: Any) -> dict[str, Any]:
+    """The customer as the API returns it, JSON-ready (for events and webhooks)."""
+    return CustomerOut.from_orm(customer).model_dump(mode="json")
+
+
+def interaction_payload(interaction: Any) -> dict[str, Any]:
+    return InteractionOut.from_orm(interaction).model_dump(mode="json")

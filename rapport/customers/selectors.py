@@ -1,0 +1,500 @@
+"""Reads of customers, always narrowed to what the actor may see.
+
+List filters and sorts are whitelisted: an unknown name is a ValidationError (the UI shows
+it, the API answers 400), never a piece of SQL. Lists page by keyset and count with a cap.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Prefetch, Q, QuerySet
+
+from rapport.core.pagination import Page, SortKey, decode_cursor, encode_cursor, parse_sort
+from rapport.core.permissions import can, scope_queryset
+from rapport.customers import normalize
+from rapport.customers.custom_fields import definitions
+from rapport.customers.models import (
+    RELATIONSHIP_LABELS,
+    Affiliation,
+    ConsentRecord,
+    Customer,
+    CustomerKind,
+    CustomFieldDefinition,
+    CustomFieldType,
+    Interaction,
+    Relationship,
+    Tag,
+)
+
+CUSTOMER_TYPE = "customers.customer"
+
+# Public filter names and what they mean; `cf_<key>` filters on a custom field.
+FILTERS: dict[str, str] = {
+    "q": "Search text (name, e-mail, phone, external id, organization)",
+    "kind": "person or organization",
+    "lifecycle_stage": "subscriber, lead, customer or churned",
+    "owner": "Owner's user id ('me' for yourself, 'none' for unassigned)",
+    "team": "Team id",
+    "tag": "Tag name (repeat for all of several tags)",
+    "country": "ISO country code",
+    "city": "City",
+    "source": "Source",
+    "language": "Language tag",
+    "industry": "Industry",
+    "email": "E-mail address (exact, any of the customer's addresses)",
+    "phone": "Phone number in any format",
+    "external_id": "External id (exact)",
+    "first_name": "First name contains",
+    "last_name": "Last name contains",
+    "organization_name": "Organization name contains",
+    "job_title": "Job title contains",
+    "website": "Website contains",
+    "birth_date_after": "Born on or after this date",
+    "birth_date_before": "Born before this date",
+    "organization": "Organization id: the people affiliated to it",
+    "created_after": "Created on or after this date",
+    "created_before": "Created before this date",
+    "updated_after": "Changed on or after this date",
+    "stage_changed_after": "Lifecycle stage changed on or after this date",
+    "has_email": "yes or no",
+    "has_phone": "yes or no",
+}
+
+SORTS: dict[str, SortKey] = {
+    "name": SortKey("name", "display_name"),
+    "created": SortKey("created", "created_at"),
+    "updated": SortKey("updated", "updated_at"),
+    "stage": SortKey("stage", "lifecycle_stage"),
+    "country": SortKey("country", "country"),
+    "city": SortKey("city", "city"),
+    "email": SortKey("email", "primary_email"),
+    "id": SortKey("id", "pk"),
+}
+DEFAULT_SORT = "name"
+PAGE_SIZES = (25, 50, 100)
+
+
+def _visible(actor: Any, action: str = "view") -> QuerySet[Customer]:
+    return scope_queryset(
+        Customer.objects.filter(merged_into__isnull=True), actor=actor, action=action
+    )
+
+
+def _values(raw: Any) -> list[str]:
+    if raw is None:
+        return []
+    if isinstance(raw, list | tuple):
+        return [str(v).strip() for v in raw if str(v).strip()]
+    text = str(raw).strip()
+    return [text] if text else []
+
+
+def _date(name: str, value: str) -> dt.date:
+    try:
+        parsed = normalize.parse_date(value)
+    except ValidationError as exc:
+        raise ValidationError({name: exc.messages}) from exc
+    if parsed is None:
+        raise ValidationError({name: "Give a date, e.g. 2024-05-31."})
+    return parsed
+
+
+def _int(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ValidationError({name: f"{value!r} is not a number."}) from exc
+
+
+def _yes_no(name: str, value: str) -> bool:
+    text = value.lower()
+    if text in {"yes", "true", "1"}:
+        return True
+    if text in {"no", "false", "0"}:
+        return False
+    raise ValidationError({name: "Use yes or no."})
+
+
+def _custom_field_q(definition: CustomFieldDefinition, name: str, value: str) -> Q:
+    path = f"custom_fields__{definition.key}"
+    kind = definition.field_type
+    if kind in (CustomFieldType.TEXT, CustomFieldType.URL):
+        return Q(**{f"{path}__icontains": value})
+    if kind == CustomFieldType.CHOICE:
+        return Q(**{path: value})
+    if kind == CustomFieldType.MULTI_CHOICE:
+        # The stored JSON array's text contains the quoted choice on both databases.
+        return Q(**{f"{path}__icontains": f'"{value}"'})
+    if kind == CustomFieldType.BOOLEAN:
+        return Q(**{path: _yes_no(name, value)})
+    if kind == CustomFieldType.NUMBER:
+        try:
+            number = float(value.replace(",", ""))
+        except ValueError as exc:
+            raise ValidationError({name: f"{value!r} is not a number."}) from exc
+        return Q(**{path: int(number) if number.is_integer() else number})
+    if kind == CustomFieldType.DATE:
+        return Q(**{path: _date(name, value).isoformat()})
+    raise ValidationError({name: "This field cannot be filtered."})
+
+
+def apply_filters(
+    queryset: QuerySet[Customer], filters: Mapping[str, Any], *, actor: Any
+) -> QuerySet[Customer]:
+    """Narrow `queryset` by whitelisted filters; an unknown name or bad value: ValidationError."""
+    custom: dict[str, CustomFieldDefinition] | None = None
+    for name in filters:
+        values = _values(filters[name])
+        if name in {"sort", "cursor", "page_size", "view"}:
+            continue
+        if name.startswith("cf_"):
+            if custom is None:
+                custom = definitions(CUSTOMER_TYPE)
+            definition = custom.get(name[3:])
+            if definition is None:
+                raise ValidationError({name: f"There is no custom field {name[3:]!r}."})
+            for value in values:
+                queryset = queryset.filter(_custom_field_q(definition, name, value))
+            continue
+        if name not in FILTERS:
+            raise ValidationError(
+                {name: f"Unknown filter {name!r}. Allowed: {', '.join(sorted(FILTERS))}, cf_<key>."}
+            )
+        if not values:
+            continue
+        value = values[0]
+        if name == "q":
+            from rapport.customers import search
+
+            queryset = queryset.filter(pk__in=search.candidate_ids(actor=actor, query=value))
+        elif name == "kind":
+            if value not in CustomerKind.values:
+                raise ValidationError({name: "Use person or organization."})
+            queryset = queryset.filter(kind=value)
+        elif name == "lifecycle_stage":
+            queryset = queryset.filter(lifecycle_stage__in=values)
+        elif name == "owner":
+            if value == "me":
+                queryset = queryset.filter(owner_id=actor.pk)
+            elif value == "none":
+                queryset = queryset.filter(owner__isnull=True)
+            else:
+                queryset = queryset.filter(owner_id=_int(name, value))
+        elif name == "team":
+            queryset = queryset.filter(team_id=_int(name, value))
+        elif name == "tag":
+            for tag in values:
+                queryset = queryset.filter(tags__name=tag.lower())
+        elif name == "country":
+            queryset = queryset.filter(country=value.upper())
+        elif name in {"city", "source", "language", "industry"}:
+            queryset = queryset.filter(**{f"{name}__iexact": value})
+        elif name == "email":
+            queryset = queryset.filter(emails__email=value.strip().lower()).distinct()
+        elif name == "phone":
+            try:
+                e164 = normalize.normalize_phone(value)
+            except ValidationError as exc:
+                raise ValidationError({name: exc.messages}) from exc
+            queryset = queryset.filter(phones__e164=e164).distinct()
+        elif name == "external_id":
+            queryset = queryset.filter(external_id=value)
+        elif name in {"first_name", "last_name", "organization_name", "job_title", "website"}:
+            queryset = queryset.filter(**{f"{name}__icontains": value})
+        elif name == "birth_date_after":
+            queryset = queryset.filter(birth_date__gte=_date(name, value))
+        elif name == "birth_date_before":
+            queryset = queryset.filter(birth_date__lt=_date(name, value))
+        elif name == "organization":
+            queryset = queryset.filter(affiliations__organization_id=_int(name, value))
+        elif name == "created_after":
+            queryset = queryset.filter(created_at__date__gte=_date(name, value))
+        elif name == "created_before":
+            queryset = queryset.filter(created_at__date__lt=_date(name, value))
+        elif name == "updated_after":
+            queryset = queryset.filter(updated_at__date__gte=_date(name, value))
+        elif name == "stage_changed_after":
+            queryset = queryset.filter(lifecycle_changed_at__date__gte=_date(name, value))
+        elif name == "has_email":
+            queryset = (
+                queryset.exclude(primary_email="")
+                if _yes_no(name, value)
+                else queryset.filter(primary_email="")
+            )
+        elif name == "has_phone":
+            queryset = (
+                queryset.exclude(primary_phone="")
+                if _yes_no(name, value)
+                else queryset.filter(primary_phone="")
+            )
+    return queryset
+
+
+def customer_list(
+    *, actor: Any, action: str = "view", filters: Mapping[str, Any] | None = None
+) -> QuerySet[Customer]:
+    """The customers `actor` may `action`, narrowed by whitelisted `filters`."""
+    queryset = _visible(actor, action)
+    if filters:
+        queryset = apply_filters(queryset, filters, actor=actor)
+    return queryset
+
+
+def with_list_columns(queryset: QuerySet[Customer]) -> QuerySet[Customer]:
+    """What a list row shows, in a constant number of queries."""
+    return queryset.select_related("owner", "team").prefetch_related(
+        Prefetch("tags", queryset=Tag.objects.order_by("name"))
+    )
+
+
+def customer_page(
+    *,
+    actor: Any,
+    filters: Mapping[str, Any] | None = None,
+    sort: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[Customer]:
+    """One keyset page of the list (constant cost however deep)."""
+    sort_key, descending = parse_sort(sort, SORTS, DEFAULT_SORT)
+    queryset = with_list_columns(customer_list(actor=actor, filters=filters))
+    return _keyset_page(
+        queryset, sort_key=sort_key, descending=descending, cursor=cursor, limit=limit
+    )
+
+
+def _keyset_page(
+    queryset: QuerySet[Customer],
+    *,
+    sort_key: SortKey,
+    descending: bool,
+    cursor: str | None,
+    limit: int,
+) -> Page[Customer]:
+    """`core.pagination.keyset_page` for columns that are never NULL (all of SORTS).
+
+    Without the NULLS LAST ordering and the `OR field IS NULL` condition that nullable
+    columns need, the (field, id) indexes serve the page directly: 0.9 ms instead of
+    75 ms for the first page of 100k customers on SQLite. Cursors are compatible.
+    """
+    sort_name = ("-" if descending else "") + sort_key.name
+    field = sort_key.field
+    lookup = "lt" if descending else "gt"
+    prefix = "-" if descending else ""
+    if cursor:
+        values = decode_cursor(cursor, sort_name)
+        if field == "pk":
+            queryset = queryset.filter(**{f"pk__{lookup}": values[-1]})
+        else:
+            if len(values) != 2 or values[0] is None:
+                raise ValidationError({"cursor": "This cursor is invalid."})
+            last_value, last_pk = values
+            queryset = queryset.filter(
+                Q(**{f"{field}__{lookup}": last_value})
+                | Q(**{field: last_value, f"pk__{lookup}": last_pk})
+            )
+    ordering = [f"{prefix}pk"] if field == "pk" else [f"{prefix}{field}", f"{prefix}pk"]
+    rows = list(queryset.order_by(*ordering)[: limit + 1])
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        values = [last.pk] if field == "pk" else [getattr(last, field), last.pk]
+        next_cursor = encode_cursor(sort_name, values)
+    return Page(items=rows, next_cursor=next_cursor, sort=sort_name)
+
+
+@dataclass(frozen=True)
+class CappedCount:
+    """An exact count up to the cap; beyond it only "more than `value`"."""
+
+    value: int
+    more: bool
+
+    def __str__(self) -> str:
+        return f"more than {self.value:,}" if self.more else f"{self.value:,}"
+
+
+def capped_count(queryset: QuerySet[Any], cap: int | None = None) -> CappedCount:
+    """COUNT over at most cap+1 rows: never a full scan of a huge table."""
+    cap = cap if cap is not None else settings.LIST_EXACT_COUNT_CAP
+    n = queryset.order_by().values("pk")[: cap + 1].count()
+    return CappedCount(value=min(n, cap), more=n > cap)
+
+
+def customer_detail(*, actor: Any, pk: int) -> Customer:
+    """One customer with everything the 360 page shows, in a fixed number of queries."""
+    return (
+        _visible(actor)
+        .select_related("owner", "team")
+        .prefetch_related(
+            Prefetch("tags", queryset=Tag.objects.order_by("name")),
+            "emails",
+            "phones",
+            "addresses",
+            Prefetch(
+                "affiliations",
+                queryset=Affiliation.objects.select_related("organization").order_by(
+                    "-is_primary", "id"
+                ),
+            ),
+            Prefetch(
+                "members",
+                queryset=Affiliation.objects.select_related("person").order_by(
+                    "person__display_name", "id"
+                ),
+            ),
+            Prefetch(
+                "relationships_out",
+                queryset=Relationship.objects.select_related("to_customer").order_by("id"),
+            ),
+            Prefetch(
+                "relationships_in",
+                queryset=Relationship.objects.select_related("from_customer").order_by("id"),
+            ),
+        )
+        .get(pk=pk)
+    )
+
+
+@dataclass(frozen=True)
+class RelationshipView:
+    """A relationship as read from one side: the wording and the other customer."""
+
+    relationship: Relationship
+    label: str
+    other: Customer
+
+
+def relationships_of(customer: Customer) -> list[RelationshipView]:
+    """Both directions, each with its own wording (uses customer_detail's prefetches)."""
+    out = [
+        RelationshipView(r, RELATIONSHIP_LABELS[r.kind][0], r.to_customer)
+        for r in customer.relationships_out.all()
+    ]
+    inbound = [
+        RelationshipView(r, RELATIONSHIP_LABELS[r.kind][1], r.from_customer)
+        for r in customer.relationships_in.all()
+    ]
+    return out + inbound
+
+
+def consents_in_force(*, customer: Customer) -> list[ConsentRecord]:
+    """The latest ledger row per (channel, purpose): the consent that applies now."""
+    latest: dict[tuple[str, str], ConsentRecord] = {}
+    for record in ConsentRecord.objects.filter(customer=customer).order_by("-occurred_at", "-id"):
+        latest.setdefault((record.channel, record.purpose), record)
+    return sorted(latest.values(), key=lambda r: (r.channel, r.purpose))
+
+
+def consent_allows(*, customer: Customer, channel: str, purpose: str) -> bool:
+    """Whether consent for `purpose` on `channel` is granted now (a channel-specific
+    record wins over an "any channel" one; no record means no consent)."""
+    for ch in (channel, "any"):
+        record = (
+            ConsentRecord.objects.filter(customer=customer, channel=ch, purpose=purpose)
+            .order_by("-occurred_at", "-id")
+            .first()
+        )
+        if record is not None:
+            return record.status == "granted"
+    return False
+
+
+def consent_history(*, customer: Customer, limit: int = 50) -> list[ConsentRecord]:
+    return list(
+        ConsentRecord.objects.filter(customer=customer)
+        .select_related("recorded_by")
+        .order_by("-occurred_at", "-id")[:limit]
+    )
+
+
+TIMELINE_SORT = "-occurred"
+
+
+def timeline(
+    *,
+    actor: Any,
+    customer: Customer,
+    kinds: Iterable[str] = (),
+    channels: Iterable[str] = (),
+    cursor: str | None = None,
+    limit: int = 30,
+) -> Page[Interaction]:
+    """The customer's timeline, newest first, keyset-paged on (occurred_at, id).
+
+    An organization's timeline includes its people's entries (those the actor may see).
+    """
+    if not can(actor, "view", customer):
+        raise PermissionDenied("You may not view this customer.")
+    if customer.kind == CustomerKind.ORGANIZATION:
+        people = _visible(actor).filter(affiliations__organization=customer).values("pk")
+        queryset = Interaction.objects.filter(Q(customer=customer) | Q(customer__in=people))
+    else:
+        queryset = Interaction.objects.filter(customer=customer)
+    kinds, channels = list(kinds), list(channels)
+    if kinds:
+        queryset = queryset.filter(kind__in=kinds)
+    if channels:
+        queryset = queryset.filter(channel__in=channels)
+    if cursor:
+        values = decode_cursor(cursor, TIMELINE_SORT)
+        if len(values) != 2 or not isinstance(values[0], dt.datetime):
+            raise ValidationError({"cursor": "This cursor is invalid."})
+        occurred, last_id = values
+        queryset = queryset.filter(
+            Q(occurred_at__lt=occurred) | Q(occurred_at=occurred, id__lt=last_id)
+        )
+    rows = list(
+        queryset.select_related("actor", "customer").order_by("-occurred_at", "-id")[: limit + 1]
+    )
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(TIMELINE_SORT, [rows[-1].occurred_at, rows[-1].pk])
+    return Page(items=rows, next_cursor=next_cursor, sort=TIMELINE_SORT)
+
+
+def custom_field_definitions(*, include_inactive: bool = False) -> QuerySet[CustomFieldDefinition]:
+    qs = CustomFieldDefinition.objects.filter(object_type=CUSTOMER_TYPE)
+    return qs if include_inactive else qs.filter(is_active=True)
+
+
+def tag_names() -> list[str]:
+    return list(Tag.objects.order_by("name").values_list("name", flat=True)[:500])
+
+
+def validate_list_params(*, actor: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The list parameters worth saving (filters and sort), checked like a real request."""
+    clean: dict[str, Any] = {}
+    for name, raw in params.items():
+        if name in {"cursor", "view", "page_size"}:
+            continue
+        values = _values(raw)
+        if values:
+            clean[name] = values if len(values) > 1 else values[0]
+    sort = clean.pop("sort", None)
+    if sort:
+        parse_sort(str(sort), SORTS, DEFAULT_SORT)
+        clean["sort"] = sort
+    apply_filters(
+        Customer.objects.none(), {k: v for k, v in clean.items() if k != "sort"}, actor=actor
+    )
+    return clean
+
+
+def saved_views(*, actor: Any) -> QuerySet[Any]:
+    """The actor's own saved customer views and the shared ones."""
+    from rapport.core.models import SavedView
+
+    return (
+        SavedView.objects.filter(object_type=CUSTOMER_TYPE)
+        .filter(Q(owner_id=actor.pk) | Q(is_shared=True))
+        .order_by("name")
+    )

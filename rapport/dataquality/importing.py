@@ -1,0 +1,989 @@
+"""The import engine: streams rows, validates them in batches, and upserts contacts with
+bulk writes, one transaction per batch, resumable from a checkpoint.
+
+How a contact import goes (docs/import-export.md is the user-facing account):
+
+- Each row is validated with the customer normalisers (the same rules as every other
+  write); every invalid field of a row is reported and the row is not written. Lookups
+  that repeat (country names, dates, tag lists, e-mail domains) are cached for the run.
+- Valid rows are collected into batches of `batch_size`. One batch is one transaction:
+  the customers, their e-mails, phones, addresses, tags, custom fields, organizations and
+  affiliations, the audit rows, the outbox events, the failed rows of the batch and the
+  checkpoint (rows done, counts so far) commit together or not at all.
+- If a batch fails in the database, it is retried row by row inside savepoints: a row that
+  still fails is reported with the database's reason and leaves nothing behind; the
+  others go in.
+- A restarted import skips the rows its checkpoint says are committed and carries on, so
+  a worker killed mid-import loses and doubles nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from rapport.core import audit, outbox
+from rapport.core.models import AuditAction, AuditLogEntry, OutboxEvent
+from rapport.core.permissions import can, require
+from rapport.customers import normalize
+from rapport.customers.custom_fields import definitions, validate_custom_fields
+from rapport.customers.models import (
+    Address,
+    AddressKind,
+    Affiliation,
+    ContactKind,
+    Customer,
+    CustomerKind,
+    CustomerTag,
+    CustomFieldDefinition,
+    EmailAddress,
+    PhoneNumber,
+    Tag,
+)
+from rapport.customers.schemas import CUSTOMER_SCALAR_FIELDS
+from rapport.customers.services import display_name_for, search_text_for
+from rapport.dataquality import bulk
+from rapport.dataquality.mapping import CUSTOMER_TYPE, ResolvedMapping
+from rapport.dataquality.models import ImportRowError, ImportRun, UpsertBy
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 2000
+MAX_ERRORS_IN_MEMORY = 10_000
+
+ADDRESS_FIELDS = ("address_line1", "address_line2", "city", "postcode", "region", "country")
+# The customer fields an import may change (what the audit row of an update compares).
+AUDITED = (
+    "first_name",
+    "last_name",
+    "birth_date",
+    "external_id",
+    "custom_fields",
+    "primary_email",
+    "primary_phone",
+    "city",
+    "country",
+    "owner_id",
+)
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "field": self.field, "message": self.message}
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    updated: int = 0
+    failed: int = 0
+    rows: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    errors_truncated: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "failed": self.failed,
+            "errors": [e.as_dict() for e in self.errors],
+        }
+
+
+@dataclass
+class ContactRow:
+    """A validated row: None means "the file says nothing; keep what is stored"."""
+
+    row: int
+    raw: list[str]
+    external_id: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    phone_raw: str = ""
+    organization: str | None = None
+    birth_date: dt.date | None = None
+    address: dict[str, str] | None = None
+    tags: list[str] = field(default_factory=list)
+    custom: dict[str, Any] = field(default_factory=dict)
+
+    def key(self, upsert_by: str) -> str | None:
+        return self.email if upsert_by == UpsertBy.EMAIL else self.external_id
+
+
+class RowValidator:
+    """Turns the cells of one row into a ContactRow or a list of field errors.
+
+    Values that repeat across a file are normalised once: the caches make a million-row
+    file cost one lookup per distinct country, date, tag list and e-mail domain."""
+
+    def __init__(self, resolved: ResolvedMapping, custom_defs: dict[str, CustomFieldDefinition]):
+        self.positions = resolved.positions
+        self.custom_defs = custom_defs
+        self._country: dict[str, str | ValidationError] = {}
+        self._date: dict[str, dt.date | ValidationError | None] = {}
+        self._tags: dict[str, list[str]] = {}
+        self._domain: dict[str, str | None] = {}
+        self.custom_positions = {f[3:]: i for f, i in self.positions.items() if f.startswith("cf:")}
+
+    def _cached(self, cache: dict[str, Any], key: str, fn: Callable[[str], Any]) -> Any:
+        try:
+            value = cache[key]
+        except KeyError:
+            try:
+                value = fn(key)
+            except ValidationError as exc:
+                value = exc
+            cache[key] = value
+        if isinstance(value, ValidationError):
+            raise value
+        return value
+
+    def email(self, text: str) -> str:
+        """email-validator's result, with the domain validated once per distinct domain and
+        plain ASCII local parts checked by the same dot-atom rule it applies."""
+        local, at, domain = text.strip().rpartition("@")
+        if at and 0 < len(local) <= 64 and _DOT_ATOM.match(local) and len(text) <= 254:
+            normalized_domain = self._domain.get(domain)
+            if domain not in self._domain:
+                try:
+                    normalized_domain = normalize.normalize_email(f"a@{domain}").split("@")[1]
+                except ValidationError:
+                    normalized_domain = None
+                self._domain[domain] = normalized_domain
+            if normalized_domain is not None:
+                return f"{local.lower()}@{normalized_domain}"
+        return normalize.normalize_email(text)
+
+    def tags(self, text: str) -> list[str]:
+        cached = self._tags.get(text)
+        if cached is None:
+            parts = text.replace(",", ";").split(";")
+            cleaned = {normalize.clean_text(p)[:50].lower() for p in parts}
+            cached = sorted(p for p in cleaned if p)
+            self._tags[text] = cached
+        return cached
+
+    def validate(self, number: int, cells: list[str]) -> ContactRow | list[RowError]:
+        errors: list[RowError] = []
+        row = ContactRow(row=number, raw=cells)
+        width = len(cells)
+
+        def cell(name: str) -> str:
+            i = self.positions.get(name)
+            text = cells[i].strip() if i is not None and i < width else ""
+            # Undo the export's formula neutralisation ('+4415…), so exports re-import.
+            if text[:1] == "'" and text[1:2] in _FORMULA_STARTS:
+                return text[1:]
+            return text
+
+        def attempt(name: str, fn: Callable[[], Any]) -> Any:
+            try:
+                return fn()
+            except ValidationError as exc:
+                errors.append(RowError(number, name, " ".join(exc.messages)))
+                return None
+
+        if text := cell("external_id"):
+            row.external_id = attempt(
+                "external_id", lambda: normalize.clean_text(text, max_length=100)
+            )
+        if text := cell("first_name"):
+            row.first_name = attempt("first_name", lambda: normalize.normalize_name(text))
+        if text := cell("last_name"):
+            row.last_name = attempt("last_name", lambda: normalize.normalize_name(text))
+        if text := cell("email"):
+            row.email = attempt("email", lambda: self.email(text))
+        country = ""
+        if text := cell("country"):
+            country = (
+                attempt(
+                    "country",
+                    lambda: self._cached(self._country, text, normalize.normalize_country),
+                )
+                or ""
+            )
+        if text := cell("phone"):
+            row.phone_raw = text[:50]
+            row.phone = attempt(
+                "phone", lambda: normalize.normalize_phone(text, region=country or None)
+            )
+        if text := cell("birth_date"):
+            row.birth_date = attempt(
+                "birth_date", lambda: self._cached(self._date, text, normalize.parse_birth_date)
+            )
+        if text := cell("organization"):
+            row.organization = attempt(
+                "organization", lambda: normalize.clean_text(text, max_length=200)
+            )
+        if any(cell(f) for f in ADDRESS_FIELDS):
+            postcode = cell("postcode")
+            address = {
+                "line1": cell("address_line1"),
+                "line2": cell("address_line2"),
+                "city": cell("city"),
+                "region": cell("region"),
+                "country": country,
+                "postcode": "",
+            }
+            if postcode:
+                address["postcode"] = (
+                    attempt("postcode", lambda: normalize.normalize_postcode(postcode, country))
+                    or ""
+                )
+            for key, limit in (("line1", 200), ("line2", 200), ("region", 100)):
+                address[key] = (
+                    attempt(
+                        f"address_{key}" if key != "region" else "region",
+                        lambda k=key, n=limit: normalize.clean_text(address[k], max_length=n),  # type: ignore[misc]
+                    )
+                    or ""
+                )
+            address["city"] = (
+                attempt("city", lambda: normalize.normalize_name(address["city"])) or ""
+            )
+            row.address = address
+        if text := cell("tags"):
+            row.tags = self.tags(text)
+        if self.custom_positions:
+            values = {k: cells[i] if i < width else "" for k, i in self.custom_positions.items()}
+            values = {k: v for k, v in values.items() if v.strip()}
+            if values:
+                try:
+                    row.custom = validate_custom_fields(
+                        CUSTOMER_TYPE, values, partial=True, known=self.custom_defs
+                    )
+                except ValidationError as exc:
+                    for key, messages in exc.message_dict.items():
+                        errors.append(RowError(number, f"cf:{key}", " ".join(messages)))
+        if errors:
+            return errors
+        return row
+
+
+_FORMULA_STARTS = frozenset("=+-@\t\r")
+_DOT_ATOM = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+
+
+@dataclass
+class _Plan:
+    creates: list[ContactRow] = field(default_factory=list)
+    updates: list[tuple[ContactRow, Customer]] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    failed_rows: dict[int, list[str]] = field(default_factory=dict)
+
+
+class ContactImporter:
+    """Upserts contacts from rows; see the module docstring for the guarantees."""
+
+    def __init__(
+        self,
+        *,
+        actor: Any,
+        resolved: ResolvedMapping,
+        upsert_by: str = UpsertBy.EXTERNAL_ID,
+        owner_id: int | None = None,
+        team_id: int | None = None,
+        dry_run: bool = False,
+        run: ImportRun | None = None,
+        batch_size: int | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.actor = actor
+        self.resolved = resolved
+        self.upsert_by = upsert_by
+        self.owner_id = owner_id
+        self.team_id = team_id
+        self.dry_run = dry_run
+        self.run = run
+        configured: int = getattr(settings, "IMPORT_BATCH_SIZE", DEFAULT_BATCH_SIZE)
+        self.batch_size = batch_size or configured
+        self.on_progress = on_progress
+        if actor is not None:
+            # The system (CLI) acts with full access; a user needs create access at least.
+            require(actor, "create", Customer)
+        custom_defs = definitions(CUSTOMER_TYPE)
+        self.validator = RowValidator(resolved, custom_defs)
+        self.result = ImportResult()
+        if run is not None:
+            self.result.created = run.created
+            self.result.updated = run.updated
+            self.result.failed = run.failed
+            self.result.rows = run.rows_committed
+
+    # --- the loop ---------------------------------------------------------------------
+
+    def execute(self, rows: Iterable[tuple[int, list[str]]]) -> ImportResult:
+        skip = self.result.rows
+        batch: list[ContactRow] = []
+        keys: set[str] = set()
+        failed: list[tuple[list[RowError], list[str]]] = []
+        consumed = 0
+        for index, (number, cells) in enumerate(rows):
+            if index < skip:
+                continue
+            consumed += 1
+            outcome = self.validator.validate(number, cells)
+            if isinstance(outcome, list):
+                failed.append((outcome, cells))
+            else:
+                row_keys = self._keys(outcome)
+                if row_keys & keys:
+                    # The same record twice in a batch: commit the first before the second
+                    # so that the second updates it (last row wins, as in a spreadsheet).
+                    self._commit(batch, failed, consumed - 1)
+                    batch, keys, failed, consumed = [], set(), [], 1
+                batch.append(outcome)
+                keys |= row_keys
+            if consumed >= self.batch_size:
+                self._commit(batch, failed, consumed)
+                batch, keys, failed, consumed = [], set(), [], 0
+        if consumed:
+            self._commit(batch, failed, consumed)
+        return self.result
+
+    def _keys(self, row: ContactRow) -> set[str]:
+        keys = set()
+        if row.external_id:
+            keys.add(f"x:{row.external_id}")
+        if row.email and self.upsert_by == UpsertBy.EMAIL:
+            keys.add(f"e:{row.email}")
+        return keys
+
+    def _commit(
+        self,
+        batch: list[ContactRow],
+        failed: list[tuple[list[RowError], list[str]]],
+        consumed: int,
+    ) -> None:
+        errors = [e for errs, _ in failed for e in errs]
+        failed_raw = {errs[0].row: raw for errs, raw in failed}
+        if self.dry_run:
+            plan = self._plan(batch, lock=False)
+            self._tally(plan, consumed, errors, failed_raw)
+            return
+        try:
+            with transaction.atomic():
+                plan = self._plan(batch, lock=True)
+                self._write(plan)
+                self._tally(plan, consumed, errors, failed_raw)
+        except DatabaseError:
+            logger.warning("Import batch failed in the database; retrying row by row")
+            self._commit_row_by_row(batch, consumed, errors, failed_raw)
+
+    def _commit_row_by_row(
+        self,
+        batch: list[ContactRow],
+        consumed: int,
+        errors: list[RowError],
+        failed_raw: dict[int, list[str]],
+    ) -> None:
+        with transaction.atomic():
+            merged = _Plan()
+            for row in batch:
+                try:
+                    with transaction.atomic():
+                        plan = self._plan([row], lock=True)
+                        self._write(plan)
+                except DatabaseError as exc:
+                    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                    merged.errors.append(
+                        RowError(row.row, "", f"The database refused this row: {message}"[:500])
+                    )
+                    merged.failed_rows[row.row] = row.raw
+                    continue
+                merged.creates += plan.creates
+                merged.updates += plan.updates
+                merged.errors += plan.errors
+                merged.failed_rows.update(plan.failed_rows)
+            self._tally(merged, consumed, errors, failed_raw)
+
+    def _tally(
+        self,
+        plan: _Plan,
+        consumed: int,
+        errors: list[RowError],
+        failed_raw: dict[int, list[str]],
+    ) -> None:
+        """Count the batch and, in a real run, save its failed rows and the checkpoint
+        (inside the batch's transaction)."""
+        all_errors = sorted(errors + plan.errors, key=lambda e: e.row)
+        raw = {**failed_raw, **plan.failed_rows}
+        created, updated, failed = len(plan.creates), len(plan.updates), len(raw)
+        if self.run is not None and not self.dry_run:
+            ImportRowError.objects.bulk_create(
+                [
+                    ImportRowError(
+                        run=self.run,
+                        row=e.row,
+                        field=e.field,
+                        message=e.message,
+                        values=raw.get(e.row, []),
+                    )
+                    for e in all_errors
+                ],
+                batch_size=1000,
+            )
+            ImportRun.objects.filter(pk=self.run.pk).update(
+                rows_committed=F("rows_committed") + consumed,
+                created=F("created") + created,
+                updated=F("updated") + updated,
+                failed=F("failed") + failed,
+            )
+        self.result.created += created
+        self.result.updated += updated
+        self.result.failed += failed
+        self.result.rows += consumed
+        room = MAX_ERRORS_IN_MEMORY - len(self.result.errors)
+        if room < len(all_errors):
+            self.result.errors_truncated = True
+        self.result.errors.extend(all_errors[: max(room, 0)])
+        if self.on_progress is not None:
+            self.on_progress(consumed)
+
+    # --- planning: which rows create, which update, which cannot ----------------------
+
+    def _plan(self, batch: list[ContactRow], *, lock: bool) -> _Plan:
+        plan = _Plan()
+        if not batch:
+            return plan
+        base = Customer.objects.filter(merged_into__isnull=True)
+        if lock:
+            base = base.select_for_update()
+        external_ids = {r.external_id for r in batch if r.external_id}
+        by_external: dict[str, Customer] = {}
+        if external_ids:
+            by_external = {c.external_id: c for c in base.filter(external_id__in=external_ids)}  # type: ignore[misc]
+        by_email: dict[str, list[Customer]] = {}
+        if self.upsert_by == UpsertBy.EMAIL:
+            emails = {r.email for r in batch if r.email}
+            for c in base.filter(primary_email__in=emails, kind=CustomerKind.PERSON).order_by("id"):
+                by_email.setdefault(c.primary_email, []).append(c)
+
+        def fail(row: ContactRow, name: str, message: str) -> None:
+            plan.errors.append(RowError(row.row, name, message))
+            plan.failed_rows[row.row] = row.raw
+
+        for row in batch:
+            match: Customer | None = None
+            if self.upsert_by == UpsertBy.EMAIL:
+                found = by_email.get(row.email or "", [])
+                if len(found) > 1:
+                    fail(
+                        row,
+                        "email",
+                        f"{len(found)} customers have the e-mail {row.email}; "
+                        "merge them first or import by external_id.",
+                    )
+                    continue
+                match = found[0] if found else None
+                clash = by_external.get(row.external_id or "")
+                if clash is not None and (match is None or clash.pk != match.pk):
+                    fail(
+                        row,
+                        "external_id",
+                        f"Another customer already has external_id {row.external_id!r}.",
+                    )
+                    continue
+            else:
+                match = by_external.get(row.external_id or "")
+            if match is None:
+                if not (row.first_name or row.last_name or row.email or row.phone):
+                    fail(row, "last_name", "A person needs a name, an e-mail or a phone number.")
+                    continue
+                plan.creates.append(row)
+                continue
+            if match.kind != CustomerKind.PERSON:
+                fail(row, "external_id", "This external_id belongs to an organization.")
+                continue
+            if self.actor is not None and not can(self.actor, "edit", match):
+                fail(row, "external_id", "You may not edit the customer this row matches.")
+                continue
+            plan.updates.append((row, match))
+        return plan
+
+    # --- writing ----------------------------------------------------------------------
+
+    def _write(self, plan: _Plan) -> None:
+        if not plan.creates and not plan.updates:
+            return
+        now = timezone.now()
+        self._now = now
+        audit_rows: list[AuditLogEntry] = []
+        events: list[OutboxEvent] = []
+        rows = plan.creates + [r for r, _ in plan.updates]
+        org_ids = self._organizations(rows, audit_rows, events)
+        tag_ids = self._tags({t for r in rows for t in r.tags})
+        owner_id = self.owner_id if self.owner_id is not None else getattr(self.actor, "pk", None)
+
+        # Creates ---------------------------------------------------------------------
+        new: list[tuple[ContactRow, Customer]] = []
+        for row in plan.creates:
+            customer = Customer(
+                kind=CustomerKind.PERSON,
+                first_name=row.first_name or "",
+                last_name=row.last_name or "",
+                birth_date=row.birth_date,
+                external_id=row.external_id,
+                custom_fields=row.custom,
+                primary_email=row.email or "",
+                primary_phone=row.phone or "",
+                city=(row.address or {}).get("city", ""),
+                country=(row.address or {}).get("country", ""),
+                owner_id=owner_id,
+                team_id=self.team_id,
+                source="import",
+                created_at=now,
+                updated_at=now,
+                lifecycle_changed_at=now,
+            )
+            customer.display_name = display_name_for(customer)
+            customer.search_text = search_text_for(
+                customer,
+                [row.email] if row.email else [],
+                [row.phone] if row.phone else [],
+                [row.organization] if row.organization else [],
+            )
+            new.append((row, customer))
+        bulk.insert([c for _, c in new], returning_ids=True)
+
+        emails: list[EmailAddress] = []
+        phones: list[PhoneNumber] = []
+        addresses: list[Address] = []
+        links: list[CustomerTag] = []
+        affiliations: list[Affiliation] = []
+        loaded: dict[int, dict[str, list[Any]]] = {}
+        for row, customer in new:
+            bits: dict[str, list[Any]] = {"emails": [], "phones": [], "addresses": [], "tags": []}
+            if row.email:
+                bits["emails"].append(
+                    EmailAddress(
+                        customer=customer, email=row.email, kind=ContactKind.WORK, is_primary=True
+                    )
+                )
+            if row.phone:
+                bits["phones"].append(
+                    PhoneNumber(
+                        customer=customer,
+                        e164=row.phone,
+                        raw=row.phone_raw,
+                        kind=ContactKind.MOBILE,
+                        is_primary=True,
+                    )
+                )
+            if row.address and any(row.address.values()):
+                bits["addresses"].append(
+                    Address(
+                        customer=customer, kind=AddressKind.HOME, is_primary=True, **row.address
+                    )
+                )
+            for name in row.tags:
+                links.append(CustomerTag(customer=customer, tag_id=tag_ids[name]))
+                bits["tags"].append(SimpleNamespace(name=name))
+            if row.organization:
+                affiliations.append(
+                    Affiliation(
+                        person=customer,
+                        organization_id=org_ids[row.organization],
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            emails += bits["emails"]
+            phones += bits["phones"]
+            addresses += bits["addresses"]
+            loaded[customer.pk] = bits
+            audit_rows.append(
+                audit.entry(
+                    actor=self.actor,
+                    action=AuditAction.CREATE,
+                    object_type=CUSTOMER_TYPE,
+                    object_id=customer.pk,
+                    object_repr=customer.display_name,
+                    changes={
+                        k: [None, v]
+                        for k, v in audit.snapshot(customer, AUDITED).items()
+                        if v not in (None, "", [], {})
+                    }
+                    | {"source": [None, "import"]},
+                )
+            )
+
+        # Updates ---------------------------------------------------------------------
+        changed: list[Customer] = []
+        if plan.updates:
+            changed = self._apply_updates(
+                plan.updates,
+                tag_ids,
+                org_ids,
+                emails,
+                phones,
+                addresses,
+                links,
+                affiliations,
+                audit_rows,
+                loaded,
+            )
+
+        # Plain inserts: every link is new (tags and organizations a contact already has
+        # were filtered out above, and a batch never holds the same contact twice); a
+        # concurrent writer's clash fails the batch, which is then retried row by row.
+        for objs in (emails, phones, addresses, links, affiliations, audit_rows):
+            bulk.insert(objs)
+
+        for _, customer in new:
+            events.append(
+                outbox.build(
+                    "customer.created",
+                    self._payload(customer, loaded[customer.pk]),
+                    aggregate=customer,
+                )
+            )
+        for customer in changed:
+            events.append(
+                outbox.build(
+                    "customer.updated",
+                    {
+                        **self._payload(customer, loaded[customer.pk]),
+                        "changed_fields": loaded[customer.pk]["changed_fields"],
+                    },
+                    aggregate=customer,
+                )
+            )
+        if events:
+            # Built by outbox.build (type checked, consumers listed); inserted like the
+            # other rows, then emit_many([]) schedules the dispatcher once for this
+            # transaction (bulk_create of the events cost as much as the customers).
+            bulk.insert(events)
+            outbox.emit_many([])
+
+    def _apply_updates(
+        self,
+        updates: list[tuple[ContactRow, Customer]],
+        tag_ids: dict[str, int],
+        org_ids: dict[str, int],
+        emails: list[EmailAddress],
+        phones: list[PhoneNumber],
+        addresses: list[Address],
+        links: list[CustomerTag],
+        affiliations: list[Affiliation],
+        audit_rows: list[AuditLogEntry],
+        loaded: dict[int, dict[str, list[Any]]],
+    ) -> list[Customer]:
+        """Non-empty cells overwrite; empty cells keep what is stored. A new e-mail or
+        phone becomes the primary one (the old ones stay, no longer primary); the address
+        columns replace the primary address; tags and organizations are added."""
+        ids = [c.pk for _, c in updates]
+        stored_emails: dict[int, list[EmailAddress]] = {i: [] for i in ids}
+        for e in EmailAddress.objects.filter(customer_id__in=ids).order_by("-is_primary", "id"):
+            stored_emails[e.customer_id].append(e)
+        stored_phones: dict[int, list[PhoneNumber]] = {i: [] for i in ids}
+        for p in PhoneNumber.objects.filter(customer_id__in=ids).order_by("-is_primary", "id"):
+            stored_phones[p.customer_id].append(p)
+        stored_addresses: dict[int, list[Address]] = {i: [] for i in ids}
+        for a in Address.objects.filter(customer_id__in=ids).order_by("-is_primary", "id"):
+            stored_addresses[a.customer_id].append(a)
+        stored_tags: dict[int, set[str]] = {i: set() for i in ids}
+        for cid, name in CustomerTag.objects.filter(customer_id__in=ids).values_list(
+            "customer_id", "tag__name"
+        ):
+            stored_tags[cid].add(name)
+        stored_orgs: dict[int, dict[int, str]] = {i: {} for i in ids}
+        for pid, oid, oname in Affiliation.objects.filter(person_id__in=ids).values_list(
+            "person_id", "organization_id", "organization__organization_name"
+        ):
+            stored_orgs[pid][oid] = oname
+
+        changed_customers: list[Customer] = []
+        demoted: list[Any] = []
+        changed_addresses: list[Address] = []
+        for row, customer in updates:
+            before = audit.snapshot(customer, AUDITED)
+            if row.first_name is not None:
+                customer.first_name = row.first_name
+            if row.last_name is not None:
+                customer.last_name = row.last_name
+            if row.birth_date is not None:
+                customer.birth_date = row.birth_date
+            if row.external_id is not None:
+                customer.external_id = row.external_id
+            if row.custom:
+                customer.custom_fields = {**customer.custom_fields, **row.custom}
+            if self.owner_id is not None and customer.owner_id is None:
+                customer.owner_id = self.owner_id
+            cid = customer.pk
+            contact_changed = False
+            mine_emails = stored_emails[cid]
+            if row.email and (not mine_emails or mine_emails[0].email != row.email):
+                contact_changed = True
+                for e in mine_emails:
+                    if e.is_primary:
+                        e.is_primary = False
+                        demoted.append(e)
+                existing = next((e for e in mine_emails if e.email == row.email), None)
+                if existing is not None:
+                    existing.is_primary = True
+                    demoted.append(existing)
+                    mine_emails.remove(existing)
+                else:
+                    existing = EmailAddress(
+                        customer=customer, email=row.email, kind=ContactKind.WORK, is_primary=True
+                    )
+                    emails.append(existing)
+                mine_emails.insert(0, existing)
+            mine_phones = stored_phones[cid]
+            if row.phone and (not mine_phones or mine_phones[0].e164 != row.phone):
+                contact_changed = True
+                for p in mine_phones:
+                    if p.is_primary:
+                        p.is_primary = False
+                        demoted.append(p)
+                found = next((p for p in mine_phones if p.e164 == row.phone), None)
+                if found is not None:
+                    found.is_primary = True
+                    demoted.append(found)
+                    mine_phones.remove(found)
+                else:
+                    found = PhoneNumber(
+                        customer=customer,
+                        e164=row.phone,
+                        raw=row.phone_raw,
+                        kind=ContactKind.MOBILE,
+                        is_primary=True,
+                    )
+                    phones.append(found)
+                mine_phones.insert(0, found)
+            mine_addresses = stored_addresses[cid]
+            if row.address and any(row.address.values()):
+                primary = mine_addresses[0] if mine_addresses else None
+                if primary is None:
+                    primary = Address(
+                        customer=customer, kind=AddressKind.HOME, is_primary=True, **row.address
+                    )
+                    addresses.append(primary)
+                    mine_addresses.insert(0, primary)
+                    contact_changed = True
+                elif any(getattr(primary, k) != v for k, v in row.address.items()):
+                    for k, v in row.address.items():
+                        setattr(primary, k, v)
+                    changed_addresses.append(primary)
+                    contact_changed = True
+            tags_now = stored_tags[cid]
+            new_tags = [t for t in row.tags if t not in tags_now]
+            for name in new_tags:
+                links.append(CustomerTag(customer=customer, tag_id=tag_ids[name]))
+                tags_now.add(name)
+            orgs = stored_orgs[cid]
+            new_org = bool(row.organization) and org_ids[row.organization or ""] not in orgs
+            if row.organization and new_org:
+                oid = org_ids[row.organization]
+                affiliations.append(
+                    Affiliation(
+                        person=customer,
+                        organization_id=oid,
+                        created_at=self._now,
+                        updated_at=self._now,
+                        is_primary=not orgs,
+                    )
+                )
+                orgs[oid] = row.organization
+
+            customer.primary_email = mine_emails[0].email if mine_emails else ""
+            customer.primary_phone = mine_phones[0].e164 if mine_phones else ""
+            customer.city = mine_addresses[0].city if mine_addresses else ""
+            customer.country = mine_addresses[0].country if mine_addresses else ""
+            customer.display_name = display_name_for(customer)
+            changes = audit.diff(before, audit.snapshot(customer, AUDITED))
+            if new_tags:
+                changes["tags"] = [sorted(tags_now - set(new_tags)), sorted(tags_now)]
+            if new_org:
+                changes["organizations"] = [[], [row.organization]]
+            if not changes and not contact_changed:
+                continue  # matched and already up to date: counted, not audited or emitted
+            customer.search_text = search_text_for(
+                customer,
+                [e.email for e in mine_emails],
+                [p.e164 for p in mine_phones],
+                list(orgs.values()),
+            )
+            customer.version += 1
+            customer.updated_at = self._now
+            changed_customers.append(customer)
+            loaded[cid] = {
+                "emails": mine_emails,
+                "phones": mine_phones,
+                "addresses": mine_addresses,
+                "tags": [SimpleNamespace(name=t) for t in sorted(tags_now)],
+                "changed_fields": sorted(changes) or ["contact_points"],
+            }
+            audit_rows.append(
+                audit.entry(
+                    actor=self.actor,
+                    action=AuditAction.UPDATE,
+                    object_type=CUSTOMER_TYPE,
+                    object_id=cid,
+                    object_repr=customer.display_name,
+                    changes=changes or {"contact_points": [None, "changed by import"]},
+                )
+            )
+        if changed_customers:
+            Customer.objects.bulk_update(
+                changed_customers,
+                [
+                    "first_name",
+                    "last_name",
+                    "birth_date",
+                    "external_id",
+                    "custom_fields",
+                    "owner",
+                    "primary_email",
+                    "primary_phone",
+                    "city",
+                    "country",
+                    "display_name",
+                    "search_text",
+                    "version",
+                    "updated_at",
+                ],
+                batch_size=500,
+            )
+        emails_demoted = [d for d in demoted if isinstance(d, EmailAddress) and d.pk]
+        phones_demoted = [d for d in demoted if isinstance(d, PhoneNumber) and d.pk]
+        # The old primaries lose the flag and the new ones (when already stored) gain it.
+        if emails_demoted:
+            EmailAddress.objects.bulk_update(emails_demoted, ["is_primary"], batch_size=500)
+        if phones_demoted:
+            PhoneNumber.objects.bulk_update(phones_demoted, ["is_primary"], batch_size=500)
+        if changed_addresses:
+            Address.objects.bulk_update(
+                changed_addresses,
+                ["line1", "line2", "city", "postcode", "region", "country"],
+                batch_size=500,
+            )
+        return changed_customers
+
+    def _tags(self, names: set[str]) -> dict[str, int]:
+        if not names:
+            return {}
+        found = dict(Tag.objects.filter(name__in=names).values_list("name", "id"))
+        missing = names - found.keys()
+        if missing:
+            Tag.objects.bulk_create([Tag(name=n) for n in sorted(missing)], ignore_conflicts=True)
+            found = dict(Tag.objects.filter(name__in=names).values_list("name", "id"))
+        return found
+
+    def _organizations(
+        self,
+        rows: list[ContactRow],
+        audit_rows: list[AuditLogEntry],
+        events: list[OutboxEvent],
+    ) -> dict[str, int]:
+        """The organization of each name in the batch, created when none has that name."""
+        names = {r.organization for r in rows if r.organization}
+        if not names:
+            return {}
+        found: dict[str, int] = {}
+        for pk, name in (
+            Customer.objects.filter(
+                kind=CustomerKind.ORGANIZATION,
+                organization_name__in=names,
+                merged_into__isnull=True,
+            )
+            .order_by("-id")
+            .values_list("id", "organization_name")
+        ):
+            found[name] = pk  # the oldest wins (ordered newest first)
+        missing = sorted(names - found.keys())
+        if missing:
+            owner_id = (
+                self.owner_id if self.owner_id is not None else getattr(self.actor, "pk", None)
+            )
+            orgs = []
+            for name in missing:
+                org = Customer(
+                    kind=CustomerKind.ORGANIZATION,
+                    organization_name=name,
+                    owner_id=owner_id,
+                    team_id=self.team_id,
+                    source="import",
+                    created_at=self._now,
+                    updated_at=self._now,
+                    lifecycle_changed_at=self._now,
+                )
+                org.display_name = display_name_for(org)
+                org.search_text = search_text_for(org)
+                orgs.append(org)
+            bulk.insert(orgs, returning_ids=True)
+            for org in orgs:
+                found[org.organization_name] = org.pk
+                audit_rows.append(
+                    audit.entry(
+                        actor=self.actor,
+                        action=AuditAction.CREATE,
+                        object_type=CUSTOMER_TYPE,
+                        object_id=org.pk,
+                        object_repr=org.display_name,
+                        changes={
+                            "kind": [None, "organization"],
+                            "organization_name": [None, org.organization_name],
+                            "source": [None, "import"],
+                        },
+                    )
+                )
+                events.append(
+                    outbox.build(
+                        "customer.created",
+                        self._payload(
+                            org, {"emails": [], "phones": [], "addresses": [], "tags": []}
+                        ),
+                        aggregate=org,
+                    )
+                )
+        return found
+
+    @staticmethod
+    def _payload(customer: Customer, bits: dict[str, list[Any]]) -> dict[str, Any]:
+        """What `customer_payload` gives for the saved customer (CustomerOut as JSON),
+        built from the rows in hand: validating through the schema per row would cost
+        more than the insert. tests/test_import_contacts.py holds the two equal."""
+        data: dict[str, Any] = {f: getattr(customer, f) for f in _PAYLOAD_SCALARS}
+        for name in ("lifecycle_changed_at", "created_at", "updated_at"):
+            data[name] = _json_datetime(data[name])
+        if data["birth_date"] is not None:
+            data["birth_date"] = data["birth_date"].isoformat()
+        data["tags"] = sorted(t.name for t in bits["tags"])
+        data["emails"] = [
+            {"email": e.email, "kind": e.kind, "is_primary": e.is_primary} for e in bits["emails"]
+        ]
+        data["phones"] = [
+            {"e164": p.e164, "kind": p.kind, "is_primary": p.is_primary} for p in bits["phones"]
+        ]
+        data["addresses"] = [{f: getattr(a, f) for f in _ADDRESS_OUT} for a in bits["addresses"]]
+        return data
+
+
+def _json_datetime(value: dt.datetime) -> str:
+    # Pydantic's JSON form of an aware datetime: ISO 8601 with Z for UTC.
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+_ADDRESS_OUT = ("kind", "line1", "line2", "city", "postcode", "region", "country", "is_primary")
+_PAYLOAD_SCALARS = CUSTOMER_SCALAR_FIELDS

@@ -1,0 +1,160 @@
+"""`rapport import contacts|orders FILE`: import a CSV or XLSX file in the foreground."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import CommandError, CommandParser
+
+from rapport.dataquality import sources
+from rapport.dataquality.importing import ImportResult
+from rapport.dataquality.management.commands._cli import OneLineCommand, progress_bar
+from rapport.dataquality.mapping import MappingError, suggest
+from rapport.dataquality.models import ImportObjectType, ImportRun, ImportStatus, UpsertBy
+from rapport.dataquality.orders import OrdersUnavailable
+from rapport.dataquality.services import run_import
+
+
+class Command(OneLineCommand):
+    help = (
+        "Import contacts or orders from a CSV or XLSX file. Rows are numbered as in a "
+        "spreadsheet (the header is row 1)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("object_type", choices=ImportObjectType.values)
+        parser.add_argument("file", help="A .csv (any delimiter; UTF-8 or Latin-1) or .xlsx file.")
+        parser.add_argument("--mapping", help='A JSON file: {"file column": "field"}.')
+        parser.add_argument(
+            "--map",
+            action="append",
+            default=[],
+            metavar="COLUMN=FIELD",
+            help="Map one column (repeatable); an empty FIELD ignores the column; "
+            "cf:<key> imports into a custom field.",
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Check every row; write nothing."
+        )
+        parser.add_argument(
+            "--upsert-by",
+            choices=UpsertBy.values,
+            default=UpsertBy.EXTERNAL_ID,
+            help="Match existing contacts by external_id (default) or e-mail.",
+        )
+        parser.add_argument("--owner", metavar="EMAIL", help="Owner of the records created.")
+        parser.add_argument(
+            "--json", action="store_true", help="Print one JSON summary on stdout, no progress bar."
+        )
+        parser.add_argument("--batch-size", type=int, default=None, help="Rows per transaction.")
+
+    def _mapping(
+        self, options: dict[str, Any], headers: list[str], object_type: str
+    ) -> dict[str, str]:
+        mapping: dict[str, str] = {}
+        if options["mapping"]:
+            path = Path(options["mapping"])
+            try:
+                loaded = json.loads(path.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                raise CommandError(f"{path}: no such mapping file.") from None
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise CommandError(f"{path}: not a JSON mapping file ({exc}).") from None
+            if not isinstance(loaded, dict) or not all(
+                isinstance(k, str) and isinstance(v, str | None) for k, v in loaded.items()
+            ):
+                raise CommandError(f"{path}: the mapping must be an object of column → field.")
+            mapping.update({k: v or "" for k, v in loaded.items()})
+        for item in options["map"]:
+            column, sep, field = item.partition("=")
+            if not sep or not column.strip():
+                raise CommandError(f"--map {item!r}: write COLUMN=FIELD.")
+            mapping[column.strip()] = field.strip()
+        if not options["mapping"]:
+            # --map adjusts the suggested mapping; a mapping file is taken as complete.
+            suggested = suggest(headers, object_type, fuzzy=False)
+            explicit = {k.strip().lower() for k in mapping}
+            for header, field in suggested.items():
+                if header.strip().lower() not in explicit:
+                    mapping[header] = field
+        return mapping
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        object_type = options["object_type"]
+        path = Path(options["file"])
+        as_json = options["json"]
+        owner_id = None
+        if options["owner"]:
+            owner = get_user_model().objects.filter(email__iexact=options["owner"]).first()
+            if owner is None:
+                raise CommandError(f"--owner {options['owner']}: no user has this e-mail.")
+            owner_id = owner.pk
+        if options["batch_size"] is not None and options["batch_size"] < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        try:
+            headers = sources.read_headers(path)
+            mapping = self._mapping(options, headers, object_type)
+            total = sources.count_rows(path) if not as_json and sys.stderr.isatty() else None
+        except sources.SourceError as exc:
+            raise CommandError(str(exc)) from None
+        bar = progress_bar(total, "rows", not as_json)
+        run = None
+        if not options["dry_run"]:
+            # The run records the checkpoint and the failed rows, as a UI import does.
+            run = ImportRun.objects.create(
+                object_type=object_type,
+                original_name=path.name[:255],
+                headers=headers,
+                mapping=mapping,
+                upsert_by=options["upsert_by"],
+                assign_owner_id=owner_id,
+                status=ImportStatus.RUNNING,
+            )
+        try:
+            result, resolved = run_import(
+                actor=None,
+                object_type=object_type,
+                path=path,
+                mapping=mapping,
+                upsert_by=options["upsert_by"],
+                owner_id=owner_id,
+                dry_run=options["dry_run"],
+                run=run,
+                on_progress=bar.update if bar is not None else None,
+                batch_size=options["batch_size"],
+            )
+        except (sources.SourceError, MappingError, OrdersUnavailable) as exc:
+            if run is not None:
+                run.delete()
+            raise CommandError(str(exc)) from None
+        finally:
+            if bar is not None:
+                bar.close()
+        if run is not None:
+            from django.utils import timezone
+
+            ImportRun.objects.filter(pk=run.pk).update(
+                status=ImportStatus.DONE, finished_at=timezone.now(), total_rows=result.rows
+            )
+        if as_json:
+            self.stdout.write(json.dumps(result.as_json(), ensure_ascii=False))
+        else:
+            if resolved.ignored:
+                self.stderr.write(f"Ignored columns (not mapped): {', '.join(resolved.ignored)}")
+            self._report(result, options["dry_run"])
+
+    def _report(self, result: ImportResult, dry_run: bool) -> None:
+        verb = "would be" if dry_run else "were"
+        self.stdout.write(
+            f"{result.rows} rows: {result.created} {verb} created, {result.updated} {verb} "
+            f"updated, {result.failed} failed."
+        )
+        for error in result.errors[:50]:
+            field = f" {error.field}" if error.field else ""
+            self.stdout.write(f"  row {error.row}{field}: {error.message}")
+        if len(result.errors) > 50:
+            self.stdout.write(f"  … and {len(result.errors) - 50} more (use --json for all).")

@@ -1,0 +1,35 @@
+"""Background work of imports and exports (run by `rapport worker`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from django_tasks import task
+
+from rapport.core.jobs import run_job
+
+
+@task()
+def import_file(*, run_id: str, job_id: str) -> dict[str, Any]:
+    from rapport.dataquality.services import execute_run
+
+    return run_job(job_id, lambda job, progress: execute_run(run_id, job, progress))
+
+
+@task()
+def export_file(*, job_id: str) -> dict[str, Any]:
+    from rapport.dataquality.exporting import execute_export
+
+    return run_job(job_id, execute_export)
+
+
+@task()
+def prune_uploads() -> int:
+    """Uploaded import files are kept for IMPORT_RETENTION_DAYS, then deleted."""
+    from rapport.dataquality.services import prune_uploads as prune
+
+    days = getattr(settings, "IMPORT_RETENTION_DAYS", 7)
+    return prune(older_than=timezone.now() - dt.timedelta(days=days))

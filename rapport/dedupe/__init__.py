@@ -1,0 +1,1 @@
+"""Duplicate detection: a probabilistic record-linkage engine over the customer table."""

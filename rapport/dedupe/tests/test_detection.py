@@ -1,0 +1,175 @@
+"""Duplicate detection end to end on the real database: planted duplicates are found,
+household members are not paired, reruns keep decisions, incremental runs score new
+records without retraining, and the CLI honours its contract."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from rapport.customers.models import Address, Customer, CustomerKind
+from rapport.dedupe import services
+from rapport.dedupe.models import DuplicatePair, DuplicateRun, PairStatus, RunMode, RunStatus
+from rapport.dedupe.tests.planted import build
+from rapport.identity.tests.factories import user_with
+
+pytestmark = pytest.mark.django_db
+
+
+def _found(threshold: float) -> set[tuple[int, int]]:
+    return set(
+        DuplicatePair.objects.filter(probability__gte=threshold).values_list(
+            "customer_a_id", "customer_b_id"
+        )
+    )
+
+
+def test_full_run_finds_planted_duplicates_and_not_household_members():
+    planted = build()
+    run, detection = services.run_full(threshold=0.9)
+
+    assert run.status == RunStatus.SUCCEEDED
+    assert run.records == len(planted.ids)
+    found = _found(0.9)
+    recall = len(found & planted.duplicate_pairs) / len(planted.duplicate_pairs)
+    assert recall >= 0.95, sorted(planted.duplicate_pairs - found)
+    # Same surname, home and city but another first name and birth date: not a duplicate.
+    assert not (found & planted.household_pairs)
+    false_pairs = found - planted.duplicate_pairs
+    assert len(false_pairs) <= 1, false_pairs
+    # Every stored pair is ordered, carries its comparison levels and belongs to this run.
+    pair = DuplicatePair.objects.order_by("-probability").first()
+    assert pair is not None and pair.customer_a_id < pair.customer_b_id
+    assert {"name", "birth_date", "email", "phone", "location"} <= set(pair.details)
+    assert pair.details["name"]["level"] and isinstance(pair.details["name"]["weight"], float)
+    assert pair.run_id == run.pk
+    assert pair.cluster_key == min(
+        m for g in detection.clusters if pair.customer_a_id in g for m in g
+    )
+    assert run.model["comparisons"], "the trained model is kept for incremental runs"
+
+
+def test_dismissed_pair_stays_dismissed_after_rerun():
+    planted = build(people=120, duplicates=15, households=0)
+    services.run_full()
+    a, b = sorted(planted.duplicate_pairs)[0]
+    pair = DuplicatePair.objects.get(customer_a_id=a, customer_b_id=b)
+    admin = user_with("all")
+    services.pair_decide(actor=admin, pair=pair, status=PairStatus.DISMISSED)
+    other_open = DuplicatePair.objects.filter(status=PairStatus.OPEN).count()
+
+    services.run_full()
+
+    pair.refresh_from_db()
+    assert pair.status == PairStatus.DISMISSED
+    assert pair.decided_by == admin
+    assert DuplicatePair.objects.filter(customer_a_id=a, customer_b_id=b).count() == 1
+    # The other open pairs were replaced by the rerun's, not piled up.
+    assert DuplicatePair.objects.filter(status=PairStatus.OPEN).count() == other_open
+    assert DuplicateRun.objects.filter(status=RunStatus.SUCCEEDED).count() == 2
+
+
+def test_pair_decision_requires_edit_rights_on_both_customers():
+    planted = build(people=60, duplicates=5, households=0)
+    services.run_full()
+    pair = DuplicatePair.objects.first()
+    assert pair is not None
+    viewer = user_with("all", actions=("view",))
+    with pytest.raises(PermissionError if False else Exception) as info:
+        services.pair_decide(actor=viewer, pair=pair, status=PairStatus.DISMISSED)
+    assert info.type.__name__ == "PermissionDenied"
+    pair.refresh_from_db()
+    assert pair.status == PairStatus.OPEN
+    assert planted.ids
+
+
+def test_incremental_run_finds_duplicate_of_new_record_without_full_rerun():
+    build(people=150, duplicates=15, households=0)
+    full, _ = services.run_full()
+    original = Customer.objects.get(external_id="p-3")
+    address = Address.objects.get(customer=original)
+    newcomer = Customer.objects.create(
+        kind=CustomerKind.PERSON,
+        first_name=original.first_name,
+        last_name=original.last_name[:-1] + "x",
+        display_name="new",
+        birth_date=original.birth_date,
+        primary_email="someone.new@example.com",
+        city=original.city,
+        external_id="new-1",
+    )
+    Address.objects.create(
+        customer=newcomer, line1=address.line1, postcode=address.postcode, city=address.city
+    )
+
+    run, _pairs = services.run_incremental()
+
+    assert run.mode == RunMode.INCREMENTAL
+    assert run.records == 1, "only the new record is scored"
+    assert run.parameters["model_run"] == full.pk
+    a, b = sorted([original.pk, newcomer.pk])
+    stored = DuplicatePair.objects.get(customer_a_id=a, customer_b_id=b)
+    assert stored.probability >= 0.9
+    assert stored.run == run
+    # The full run's pairs between older records are untouched.
+    assert DuplicatePair.objects.filter(run=full).exists()
+    assert DuplicateRun.objects.filter(mode=RunMode.FULL).count() == 1
+
+
+def test_cli_json_shape_and_threshold_filter():
+    planted = build(people=120, duplicates=15, households=0)
+    out = io.StringIO()
+    call_command("dedupe", "--json", "--threshold", "0.99", stdout=out)
+    strict = json.loads(out.getvalue())
+    out = io.StringIO()
+    call_command("dedupe", "--json", "--threshold", "0.5", stdout=out)
+    loose = json.loads(out.getvalue())
+
+    assert set(strict) == {"pairs", "clusters"}
+    assert strict["pairs"], "planted duplicates are printed"
+    for item in strict["pairs"]:
+        assert set(item) == {"a", "b", "probability"}
+        assert item["probability"] >= 0.99
+        assert isinstance(item["a"], str) and item["a"].startswith("p-")
+    assert all(len(c) >= 2 for c in strict["clusters"])
+    assert len(loose["pairs"]) >= len(strict["pairs"])
+    ids = {p["a"] for p in loose["pairs"]} | {p["b"] for p in loose["pairs"]}
+    assert {m for c in loose["clusters"] for m in c} <= ids
+    assert len(planted.duplicate_pairs) == 15
+
+
+def test_cli_rejects_bad_threshold_in_process():
+    with pytest.raises(CommandError, match="between 0 and 1"):
+        call_command("dedupe", "--threshold", "1.5")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--threshold", "1.5"], "threshold must be between 0 and 1"),
+        (["--threshold", "abc"], "invalid probability 'abc'"),
+        (["--frobnicate"], "unrecognized arguments: --frobnicate"),
+    ],
+)
+def test_cli_bad_input_is_one_line_and_non_zero(args, message, tmp_path):
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/unused.sqlite3"}
+    result = subprocess.run(
+        [sys.executable, "-m", "rapport.config.cli", "dedupe", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class IdentityConfig(AppConfig):
+    name = "rapport.identity"
+    label = "identity"
+    verbose_name = "Identity and access"
+
+    def ready(self) -> None:
+        from rapport.core import registry
+        from rapport.identity import demo
+
+        registry.add_demo_loader(registry.DemoLoader(key="identity", load=demo.load, order=0))

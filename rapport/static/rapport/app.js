@@ -1,0 +1,68 @@
+// Rapport's small progressive enhancements: sidebar toggle, Ctrl-K palette, keyboard
+// navigation in search suggestions. Everything works without it.
+(function () {
+  "use strict";
+  document.addEventListener("click", function (event) {
+    const toggle = event.target.closest("[data-toggle-sidebar]");
+    if (toggle) {
+      const sidebar = document.getElementById("sidebar");
+      const open = sidebar.classList.toggle("open");
+      toggle.setAttribute("aria-expanded", String(open));
+    }
+    // Close the user menu when clicking elsewhere.
+    document.querySelectorAll("details.user-menu[open]").forEach(function (menu) {
+      if (!menu.contains(event.target)) menu.removeAttribute("open");
+    });
+    if (!event.target.closest(".global-search")) {
+      const box = document.getElementById("search-suggestions");
+      if (box) box.innerHTML = "";
+    }
+  });
+
+  const palette = () => document.getElementById("palette");
+  function openPalette() {
+    const p = palette();
+    if (!p) return;
+    p.hidden = false;
+    const input = document.getElementById("palette-input");
+    input.value = "";
+    document.getElementById("palette-results").innerHTML = "";
+    input.focus();
+  }
+  function closePalette() { const p = palette(); if (p) p.hidden = true; }
+
+  function moveSelection(container, step) {
+    const items = Array.from(container.querySelectorAll(".suggestion"));
+    if (!items.length) return;
+    let index = items.findIndex((el) => el.classList.contains("selected"));
+    if (index >= 0) items[index].classList.remove("selected");
+    index = (index + step + items.length) % items.length;
+    items[index].classList.add("selected");
+    items[index].scrollIntoView({ block: "nearest" });
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "k") {
+      event.preventDefault();
+      openPalette();
+      return;
+    }
+    const p = palette();
+    const inPalette = p && !p.hidden;
+    const results = inPalette ? document.getElementById("palette-results")
+      : (event.target.id === "global-search-input" ? document.getElementById("search-suggestions") : null);
+    if (event.key === "Escape" && inPalette) { closePalette(); return; }
+    if (!results) return;
+    if (event.key === "ArrowDown") { event.preventDefault(); moveSelection(results, 1); }
+    if (event.key === "ArrowUp") { event.preventDefault(); moveSelection(results, -1); }
+    if (event.key === "Enter") {
+      const selected = results.querySelector(".suggestion.selected") || (inPalette && results.querySelector(".suggestion"));
+      if (selected) { event.preventDefault(); window.location.href = selected.getAttribute("href"); }
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    const p = palette();
+    if (p && !p.hidden && event.target === p) closePalette();
+  });
+})();
