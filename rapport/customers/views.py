@@ -517,8 +517,11 @@ def _timeline_context(request: AuthedRequest, customer: Customer) -> dict[str, A
         "next_url": next_url,
         "selected_kinds": kinds,
         "selected_channels": channels,
+        "filter_count": len(kinds) + len(channels),
         "customer": customer,
         "rollup": customer.kind == CustomerKind.ORGANIZATION,
+        "kinds": InteractionKind.choices,
+        "channels": Channel.choices,
     }
 
 
@@ -551,8 +554,6 @@ def customer_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         "consent_form": ConsentForm(),
         "relationship_form": RelationshipForm(),
         "affiliation_form": AffiliationForm(),
-        "kinds": InteractionKind.choices,
-        "channels": Channel.choices,
         "main_panels": _panel_blocks(request, customer, "main"),
         "side_panels": _panel_blocks(request, customer, "side"),
         **_timeline_context(request, customer),
@@ -562,12 +563,16 @@ def customer_detail(request: AuthedRequest, pk: int) -> HttpResponse:
 
 @login_required
 def customer_timeline(request: AuthedRequest, pk: int) -> HttpResponse:
-    """The timeline list (filters) or its next page (infinite scroll), as a fragment."""
+    """The filtered timeline or its next page (infinite scroll), as a fragment.
+
+    The filter form itself is never re-rendered: swapping it out from under the checkbox
+    the user just toggled would lose their focus and their place.
+    """
     customer = _visible_customer(request, pk)
-    template = (
-        "customers/_timeline_page.html" if request.GET.get("cursor") else "customers/_timeline.html"
-    )
-    return render(request, template, _timeline_context(request, customer))
+    context = _timeline_context(request, customer)
+    if request.GET.get("cursor"):
+        return render(request, "customers/_timeline_page.html", context)
+    return render(request, "customers/_timeline_results.html", {**context, "oob": True})
 
 
 @login_required

@@ -184,9 +184,19 @@ def test_inline_edit_timeline_filter_and_infinite_scroll_in_the_browser(page, li
     assert page.locator(".timeline-more").count() == 0
 
     page.click(".timeline-filters summary")
-    page.check(".timeline-filters input[name=kind][value=call]")
+    call_box = page.locator(".timeline-filters input[name=kind][value=call]")
+    call_box.check()
     page.wait_for_function(
         "Array.from(document.querySelectorAll('.timeline-item'))"
         ".every(e => e.classList.contains('kind-call'))"
     )
     assert page.locator(".timeline-item").count() == 30
+    # Only the results were swapped: the box the user toggled is still there, checked and
+    # focused, and the summary counts the active filter.
+    assert call_box.is_checked()
+    assert call_box.evaluate("e => e === document.activeElement")
+    assert page.inner_text("#timeline-filter-count").strip() == "(1)"
+
+    call_box.uncheck()
+    page.wait_for_function("document.querySelectorAll('.timeline-item.kind-email').length > 0")
+    assert page.inner_text("#timeline-filter-count").strip() == ""

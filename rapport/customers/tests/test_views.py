@@ -170,6 +170,44 @@ def test_infinite_scroll_loads_the_next_keyset_page(client, admin):
     assert seen == [f"{i:03}" for i in range(70)]
 
 
+def test_timeline_filter_returns_only_matching_results_and_the_new_filter_count(client, admin):
+    ada = person(admin)
+    now = timezone.now()
+    Interaction.objects.bulk_create(
+        [
+            Interaction(
+                customer=ada,
+                kind="call",
+                channel="phone",
+                summary="Rang about invoice",
+                occurred_at=now,
+            ),
+            Interaction(
+                customer=ada,
+                kind="email",
+                channel="email",
+                summary="Sent the quote",
+                occurred_at=now - dt.timedelta(hours=1),
+            ),
+        ]
+    )
+    client.force_login(admin)
+    html = client.get(
+        reverse("customers:timeline", args=[ada.pk]), {"kind": "call"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "Rang about invoice" in html
+    assert "Sent the quote" not in html
+    # The form is not re-rendered (it keeps the user's focus); its count updates out of band.
+    assert "timeline-filters" not in html
+    assert 'id="timeline-filter-count" hx-swap-oob="true">' in html
+    assert "(1)" in html
+
+    empty = client.get(
+        reverse("customers:timeline", args=[ada.pk]), {"kind": "meeting"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "Nothing of this type yet." in empty
+
+
 def test_bad_filter_or_sort_is_a_400_with_a_message(client, admin):
     client.force_login(admin)
     response = client.get(reverse("customers:list"), {"colour": "red"})
