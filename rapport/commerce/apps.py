@@ -12,6 +12,7 @@ class CommerceConfig(AppConfig):
             events,  # noqa: F401  (registers the event types)
             panels,
             search,
+            services,
         )
         from rapport.core import registry
 
@@ -47,3 +48,20 @@ class CommerceConfig(AppConfig):
             registry.SearchProvider(key="commerce", label="Orders", search=search.search, order=50)
         )
         registry.add_demo_loader(registry.DemoLoader(key="commerce", load=demo.load, order=20))
+        registry.add_merge_rule(
+            registry.MergeRule(
+                "commerce.Order",
+                "customer",
+                registry.MergeStrategy.CUSTOM,
+                mover=services.merge_mover,
+                label="Orders",
+            )
+        )
+        registry.add_merge_rule(
+            registry.MergeRule(
+                "commerce.Shipment",
+                "customer",
+                registry.MergeStrategy.KEEP,
+                why="a shipment moves with its order (commerce.Order's rule)",
+            )
+        )

@@ -1602,3 +1602,12 @@ def orders_move_to_customer(
     type(audit_rows[0]).objects.bulk_create(audit_rows, batch_size=BATCH_SIZE)
     outbox.emit_many(events)
     return MovedOrders(order_ids=ids, shipment_ids=shipment_ids)
+
+
+def merge_mover(
+    *, actor: Any, source: Customer, target: Customer, ids: Sequence[int] | None = None
+) -> list[int]:
+    """The merge rule for orders (see rapport.core.registry.MergeRule): the order ids moved."""
+    return orders_move_to_customer(
+        actor=actor, source=source, target=target, order_ids=ids
+    ).order_ids

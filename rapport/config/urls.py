@@ -10,6 +10,7 @@ urlpatterns = [
     path("commerce/", include("rapport.commerce.urls")),
     path("integrations/", include("rapport.integrations.urls")),
     path("", include("rapport.dataquality.urls")),
+    path("", include("rapport.dedupe.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -1,5 +1,6 @@
 """What each domain app contributes to the shared shell: navigation entries, object types
-that roles grant access to, global-search providers and panels on the customer 360 page.
+that roles grant access to, global-search providers, panels on the customer 360 page and
+how its records follow a merge of two customers.
 
 Apps register in AppConfig.ready(), so a later app plugs in without touching the others.
 """
@@ -72,6 +73,49 @@ class DemoLoader:
     order: int = 100
 
 
+class MergeStrategy:
+    """How rows that point at the customer merged away follow the merge."""
+
+    # Re-point every row in one UPDATE and remember their ids (timeline, consent ledger):
+    # for big tables whose rows cannot collide with the survivor's.
+    MOVE_ALL = "move_all"
+    # Re-point row by row, remembering each row as it was; a row that would duplicate one
+    # of the survivor's (same `unique_with` values) or link the survivor to itself is
+    # deleted instead, and comes back on unmerge (contact points, tags, relationships).
+    MOVE_ROWS = "move_rows"
+    # The owning app moves them with its own service (audit, events, denormalised copies).
+    CUSTOM = "custom"
+    # Stay on the merged-away record on purpose (`why` says why): merge history, the
+    # duplicate pairs that come back to the queue if the merge is undone, rows that another
+    # rule moves with their parent.
+    KEEP = "keep"
+
+
+@dataclass(frozen=True)
+class MergeRule:
+    """One foreign key to the customer and what a merge does with the rows behind it.
+
+    Every relation to the customer must have one: a system check (dedupe.W001/E001) and
+    a test fail for a relation nobody decided on, so a new app cannot leave its rows
+    behind on a record that no longer shows anywhere.
+    """
+
+    model: str  # "commerce.Order" (app label and model name)
+    field: str  # the foreign key's name: "customer"
+    strategy: str
+    unique_with: tuple[str, ...] = ()  # MOVE_ROWS: with `field`, what must stay unique
+    reset_on_move: tuple[tuple[str, Any], ...] = ()  # MOVE_ROWS: e.g. (("is_primary", False),)
+    # CUSTOM: (actor=, source=, target=, ids=None) -> ids moved; called again with the
+    # customers swapped and the ids to undo the merge.
+    mover: Callable[..., list[int]] | None = None
+    why: str = ""  # KEEP: the reason, shown to whoever reads the check
+    label: str = ""  # what people call these rows ("Timeline entries"); default: the model's
+
+    @property
+    def key(self) -> str:
+        return f"{self.model.lower()}.{self.field}"
+
+
 @dataclass
 class _Registry:
     nav: dict[str, NavItem] = field(default_factory=dict)
@@ -79,6 +123,7 @@ class _Registry:
     search: dict[str, SearchProvider] = field(default_factory=dict)
     panels: dict[str, Panel] = field(default_factory=dict)
     demo_loaders: dict[str, DemoLoader] = field(default_factory=dict)
+    merge_rules: dict[str, MergeRule] = field(default_factory=dict)
 
 
 _registry = _Registry()
@@ -124,3 +169,15 @@ def add_demo_loader(loader: DemoLoader) -> None:
 
 def demo_loaders() -> list[DemoLoader]:
     return sorted(_registry.demo_loaders.values(), key=lambda d: d.order)
+
+
+def add_merge_rule(rule: MergeRule) -> None:
+    if rule.strategy == MergeStrategy.CUSTOM and rule.mover is None:
+        raise ValueError(f"merge rule {rule.key}: a custom rule needs a mover")
+    if rule.strategy == MergeStrategy.KEEP and not rule.why:
+        raise ValueError(f"merge rule {rule.key}: say why the rows stay behind")
+    _registry.merge_rules[rule.key] = rule
+
+
+def merge_rules() -> list[MergeRule]:
+    return list(_registry.merge_rules.values())

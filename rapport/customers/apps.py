@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 
 
@@ -35,3 +37,62 @@ class CustomersConfig(AppConfig):
             )
         )
         registry.add_demo_loader(registry.DemoLoader(key="customers", load=demo.load, order=10))
+        _register_merge_rules(registry)
+
+
+def _register_merge_rules(registry: Any) -> None:
+    """What a merge does with each of this app's links to the customer merged away."""
+    rule, move = registry.MergeRule, registry.MergeStrategy
+    not_primary = (("is_primary", False),)
+    for r in [
+        rule("customers.Interaction", "customer", move.MOVE_ALL, label="Timeline entries"),
+        rule("customers.ConsentRecord", "customer", move.MOVE_ALL, label="Consent records"),
+        rule(
+            "customers.EmailAddress",
+            "customer",
+            move.MOVE_ROWS,
+            ("email",),
+            not_primary,
+            label="E-mail addresses",
+        ),
+        rule(
+            "customers.PhoneNumber",
+            "customer",
+            move.MOVE_ROWS,
+            ("e164",),
+            not_primary,
+            label="Phone numbers",
+        ),
+        rule("customers.Address", "customer", move.MOVE_ROWS, (), not_primary, label="Addresses"),
+        rule("customers.CustomerTag", "customer", move.MOVE_ROWS, ("tag",), label="Tags"),
+        rule(
+            "customers.Affiliation",
+            "person",
+            move.MOVE_ROWS,
+            ("organization",),
+            label="Organizations",
+        ),
+        rule("customers.Affiliation", "organization", move.MOVE_ROWS, ("person",), label="People"),
+        rule(
+            "customers.Relationship",
+            "from_customer",
+            move.MOVE_ROWS,
+            ("to_customer", "kind"),
+            label="Relationships",
+        ),
+        rule(
+            "customers.Relationship",
+            "to_customer",
+            move.MOVE_ROWS,
+            ("from_customer", "kind"),
+            label="Relationships",
+        ),
+        rule(
+            "customers.Customer",
+            "merged_into",
+            move.KEEP,
+            why="the merge chain: records merged into the merged-away one stay pointed at it "
+            "and resolve through it",
+        ),
+    ]:
+        registry.add_merge_rule(r)

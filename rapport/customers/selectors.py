@@ -372,6 +372,26 @@ class RelationshipView:
     other: Customer
 
 
+def merged_survivor_id(*, actor: Any, pk: int) -> int | None:
+    """The live record a merged-away customer now lives on, if the actor may see it.
+
+    Follows the merge chain (A into B, then B into C gives C) a bounded number of steps.
+    """
+    current = pk
+    for _ in range(10):
+        target = (
+            Customer.objects.filter(pk=current, merged_into__isnull=False)
+            .values_list("merged_into_id", flat=True)
+            .first()
+        )
+        if target is None:
+            break
+        current = target
+    if current == pk or not _visible(actor).filter(pk=current).exists():
+        return None
+    return current
+
+
 def relationships_of(customer: Customer) -> list[RelationshipView]:
     """Both directions, each with its own wording (uses customer_detail's prefetches)."""
     out = [

@@ -18,7 +18,7 @@ from rapport.core import audit, outbox
 from rapport.core.models import AuditAction
 from rapport.core.permissions import Scope, acting_user, object_type_of, require
 from rapport.core.versioning import lock_for_change
-from rapport.customers import normalize
+from rapport.customers import normalize, signals
 from rapport.customers.custom_fields import validate_custom_fields
 from rapport.customers.models import (
     RELATIONSHIP_LABELS,
@@ -1371,6 +1371,8 @@ def customer_erase(*, actor: Any, customer: Customer) -> Customer:
     OutboxEvent.objects.filter(aggregate_type=CUSTOMER_TYPE, aggregate_id=str(customer.pk)).update(
         data={"id": customer.pk, "erased": True}
     )
+
+    signals.customer_erased.send(sender=Customer, actor=actor, customer=customer)
 
     audit.record(
         actor=actor,

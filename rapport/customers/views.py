@@ -539,7 +539,15 @@ def _panel_blocks(request: AuthedRequest, customer: Customer, column: str) -> li
 
 @login_required
 def customer_detail(request: AuthedRequest, pk: int) -> HttpResponse:
-    customer = _visible_customer(request, pk)
+    try:
+        customer = selectors.customer_detail(actor=request.user, pk=pk)
+    except Customer.DoesNotExist as exc:
+        # A bookmark or a link in an old e-mail to a record merged away: its survivor.
+        survivor = selectors.merged_survivor_id(actor=request.user, pk=pk)
+        if survivor is None:
+            raise Http404 from exc
+        messages.info(request, f"Record #{pk} was merged into this one.")
+        return redirect("customers:detail", pk=survivor)
     defs = list(selectors.custom_field_definitions())
     context = {
         "customer": customer,

@@ -24,6 +24,7 @@ from django.db.models import QuerySet
 from rapport.core import audit
 from rapport.core.jobs import Progress, job_create
 from rapport.core.models import AuditAction, AuditLogEntry, Job
+from rapport.core.permissions import SystemActor, system_actor  # noqa: F401  (re-exported)
 from rapport.customers import selectors as customer_selectors
 from rapport.customers.models import (
     Address,
@@ -102,30 +103,6 @@ def parse_filters(raw: dict[str, Any], *, actor: Any = None) -> dict[str, Any]:
 def contacts_queryset(*, actor: Any, filters: dict[str, Any]) -> QuerySet[Customer]:
     """What `actor` may export, narrowed by the list filters."""
     return customer_selectors.customer_list(actor=actor, action="export", filters=filters)
-
-
-class SystemActor:
-    """Who acts for the command line: every permission, no user (audited as "system")."""
-
-    pk = None
-    is_authenticated = True
-    is_admin = True
-    api_key = None
-
-    def grant_for(self, object_type: str) -> Any:
-        from rapport.core.permissions import FULL_GRANT
-
-        return FULL_GRANT
-
-    def team_ids(self) -> frozenset[int]:
-        return frozenset()
-
-    def __str__(self) -> str:
-        return "system"
-
-
-def system_actor() -> SystemActor:
-    return SystemActor()
 
 
 def _system_queryset(filters: dict[str, str]) -> QuerySet[Customer]:

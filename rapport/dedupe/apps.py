@@ -1,6 +1,7 @@
 import datetime as dt
 
 from django.apps import AppConfig
+from django.core import checks
 
 
 class DedupeConfig(AppConfig):
@@ -10,11 +11,54 @@ class DedupeConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from rapport.core import scheduler
+        from rapport.core import registry, scheduler
+        from rapport.customers.signals import customer_erased
+        from rapport.dedupe import erasure, panels, system_checks
 
         # Nightly: retrain and rescore everyone. Hourly: new and changed records only,
         # scored by the saved model (no training).
         scheduler.every("dedupe.full", "rapport.dedupe.tasks.dedupe_full", dt.timedelta(days=1))
         scheduler.every(
             "dedupe.incremental", "rapport.dedupe.tasks.dedupe_incremental", dt.timedelta(hours=1)
+        )
+        customer_erased.connect(erasure.on_customer_erased, dispatch_uid="dedupe.erasure")
+        checks.register(system_checks.merge_rules_check)
+        for field in ("customer_a", "customer_b"):
+            registry.add_merge_rule(
+                registry.MergeRule(
+                    "dedupe.DuplicatePair",
+                    field,
+                    registry.MergeStrategy.KEEP,
+                    why="pairs with a merged-away record leave the queue while it is merged "
+                    "and come back if the merge is undone",
+                )
+            )
+        for field in ("survivor", "loser"):
+            registry.add_merge_rule(
+                registry.MergeRule(
+                    "dedupe.CustomerMerge",
+                    field,
+                    registry.MergeStrategy.KEEP,
+                    why="the merge history stays with the records it is about",
+                )
+            )
+        registry.add_nav(
+            registry.NavItem(
+                key="duplicates",
+                label="Duplicates",
+                url_name="dedupe:queue",
+                icon="copy",
+                order=85,
+                object_type="customers.customer",
+            )
+        )
+        registry.add_panel(
+            registry.Panel(
+                key="duplicates",
+                title="Duplicates & merges",
+                template="dedupe/_customer_panel.html",
+                context=panels.customer_panel_context,
+                order=90,
+                column="side",
+            )
         )

@@ -98,3 +98,96 @@ class DuplicatePair(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_a_id}~{self.customer_b_id} ({self.probability:.3f})"
+
+
+class SurvivorshipRule(models.TextChoices):
+    MOST_COMPLETE = "most_complete", "Most complete record wins"
+    MOST_RECENT = "most_recent", "Most recently updated record wins"
+
+
+class MergeStatus(models.TextChoices):
+    MERGED = "merged", "Merged"
+    UNDONE = "undone", "Undone"
+
+
+class CustomerMerge(models.Model):
+    """One merge of `loser` into `survivor`, with everything needed to undo it exactly.
+
+    The merged-away record is never deleted: it stays as a tombstone (`merged_into`), so
+    unmerge only has to move back what the merge moved and put back what it changed. What
+    was moved is kept by id for big tables and as whole rows (Django's serializer) where a
+    row's own values changed or it was deleted as a duplicate of the survivor's.
+    """
+
+    survivor = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    loser = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    pair = models.ForeignKey(
+        DuplicatePair, null=True, blank=True, on_delete=models.SET_NULL, related_name="merges"
+    )
+    status = models.CharField(max_length=8, choices=MergeStatus.choices, default=MergeStatus.MERGED)
+    rule = models.CharField(max_length=16, choices=SurvivorshipRule.choices)
+    # The reviewer's per-field picks: {"first_name": "loser", "custom_fields.tier": "survivor"}.
+    choices = models.JSONField(default=dict, blank=True)
+    automatic = models.BooleanField(default=False)
+    # {field: [survivor's value before, value after]} for the survivor's changed fields.
+    survivor_changes = models.JSONField(default=dict, blank=True)
+    # {field: [before, after]} on the merged-away record (merged_into, external_id).
+    loser_changes = models.JSONField(default=dict, blank=True)
+    # {"customers.interaction.customer": [ids], "commerce.order.customer": [ids]}: moved by
+    # id (MOVE_ALL and CUSTOM rules).
+    moved_ids = models.JSONField(default=dict, blank=True)
+    # Rows moved one by one (MOVE_ROWS), serialized as they were before the merge; unmerge
+    # saves them back. `rows_deleted` names those of them deleted as duplicates of the
+    # survivor's own rows ({"model": ..., "pk": ...}).
+    rows_before = models.JSONField(default=list, blank=True)
+    rows_deleted = models.JSONField(default=list, blank=True)
+    # What moved, for people: {"Timeline entries": 12, "Orders": 3, ...}.
+    summary = models.JSONField(default=dict, blank=True)
+    merged_at = models.DateTimeField(default=timezone.now)
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Set when either customer's personal data was erased: the saved rows are gone with it,
+    # so the merge can no longer be undone.
+    erased_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["survivor", "-merged_at"], name="merge_by_survivor"),
+            models.Index(fields=["loser", "-merged_at"], name="merge_by_loser"),
+            models.Index(fields=["-merged_at", "-id"], name="merge_latest"),
+        ]
+        ordering = ["-merged_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"merge {self.pk}: {self.loser_id} into {self.survivor_id}"
+
+
+class DedupeSettings(models.Model):
+    """Admin settings of duplicate handling (one row)."""
+
+    auto_merge_enabled = models.BooleanField(default=False)
+    # Pairs at or above this match probability are merged without review after each run.
+    auto_merge_threshold = models.FloatField(default=0.99)
+    auto_merge_rule = models.CharField(
+        max_length=16, choices=SurvivorshipRule.choices, default=SurvivorshipRule.MOST_COMPLETE
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name_plural = "dedupe settings"
+
+    def __str__(self) -> str:
+        return "Duplicate settings"
+
+    @classmethod
+    def current(cls) -> DedupeSettings:
+        found, _ = cls.objects.get_or_create(pk=1)
+        return found

@@ -14,13 +14,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import pandas as pd
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from rapport.core import audit
 from rapport.core.models import AuditAction, Job
-from rapport.core.permissions import require
+from rapport.core.permissions import acting_user, require
 from rapport.customers.models import Customer
 from rapport.dedupe import engine
 from rapport.dedupe.loader import load_persons, persons
@@ -256,3 +257,21 @@ def external_ids(ids: Iterable[int]) -> dict[int, str]:
         for pk, ext in Customer.objects.filter(pk__in=chunk).values_list("id", "external_id"):
             found[pk] = ext if ext else str(pk)
     return found
+
+
+@transaction.atomic
+def detection_start(*, actor: Any) -> Job:
+    """Queue a full detection run now (admins), as a job the user can watch."""
+    from rapport.core.jobs import job_create
+    from rapport.dedupe import tasks
+
+    if not getattr(actor, "is_admin", False):
+        raise PermissionDenied("Only an administrator may start duplicate detection.")
+    job = job_create(
+        owner=acting_user(actor),
+        kind="dedupe.full",
+        title="Duplicate detection (full)",
+        params={"threshold": engine.DEFAULT_THRESHOLD},
+    )
+    transaction.on_commit(lambda: tasks.dedupe_full.enqueue(job_id=str(job.pk)))
+    return job

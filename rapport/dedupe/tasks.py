@@ -9,7 +9,7 @@ from django_tasks import task
 
 from rapport.core.jobs import Progress, job_create, run_job
 from rapport.core.models import Job
-from rapport.dedupe import engine, services
+from rapport.dedupe import engine, merge, services
 
 
 def _body(mode: str, threshold: float) -> Any:
@@ -23,7 +23,9 @@ def _body(mode: str, threshold: float) -> Any:
             run, _pairs = services.run_incremental(threshold=threshold, progress=report, job=job)
         else:
             run, _det = services.run_full(threshold=threshold, progress=report, job=job)
+        merged = merge.auto_merge()
         return {
+            "auto_merged": merged,
             "run": run.pk,
             "records": run.records,
             "pairs": run.pairs_found,

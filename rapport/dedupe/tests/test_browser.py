@@ -1,0 +1,61 @@
+"""In a real Chromium: review a pair in the duplicates queue, pick a value, merge, undo."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from rapport.core.permissions import Scope
+from rapport.customers import services
+from rapport.customers.models import Customer
+from rapport.customers.tests.factories import person
+from rapport.customers.tests.test_browser import login
+from rapport.dedupe.models import DuplicatePair, PairStatus
+from rapport.identity.tests.factories import user_with
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_review_a_pair_pick_a_value_merge_and_undo(page, live_server):
+    manager = user_with(Scope.OWN)  # every action on their own records
+    ada = person(manager, "Ada", "Lovelace", emails=["ada@example.com"], job_title="Countess")
+    dup = person(manager, "Ada", "Lovelace", emails=["countess@example.org"], job_title="Analyst")
+    services.note_add(actor=manager, customer=dup, body="Asked about the engine")
+    a, b = sorted([ada, dup], key=lambda c: c.pk)
+    pair = DuplicatePair.objects.create(
+        customer_a=a,
+        customer_b=b,
+        probability=0.964,
+        match_weight=11.5,
+        details={"name": "exact match", "email": "different"},
+    )
+    login(page, live_server, manager)
+
+    page.goto(live_server.url + reverse("dedupe:queue"))
+    page.screenshot(path="/tmp/dedupe-queue.png", full_page=True)
+    assert "96%" in page.inner_text(".dedupe-queue")
+    page.click(f"a[href='{reverse('dedupe:compare', args=[pair.pk])}']")
+    page.wait_for_selector("#compare")
+    # Keep the first record but take the other's job title.
+    page.get_by_label("Job title: Analyst").check()
+    page.screenshot(path="/tmp/dedupe-compare.png", full_page=True)
+    page.click("#merge-button")
+    page.wait_for_url(f"**{a.get_absolute_url()}")
+    assert "Merged" in page.inner_text(".messages")
+    survivor = Customer.objects.get(pk=a.pk)
+    assert survivor.job_title == "Analyst"
+    assert sorted(survivor.emails.values_list("email", flat=True)) == [
+        "ada@example.com",
+        "countess@example.org",
+    ]
+    assert Customer.objects.get(pk=b.pk).merged_into_id == a.pk
+    assert DuplicatePair.objects.get(pk=pair.pk).status == PairStatus.MERGED
+    page.wait_for_selector("#panel-duplicates")
+    assert "Asked about the engine" in page.inner_text("#timeline-list")
+    page.screenshot(path="/tmp/dedupe-merged-360.png", full_page=True)
+
+    page.click("#panel-duplicates button:has-text('Undo merge')")
+    page.wait_for_selector(".message-success")
+    assert "Merge undone" in page.inner_text(".messages")
+    assert Customer.objects.get(pk=b.pk).merged_into_id is None
+    assert Customer.objects.get(pk=a.pk).job_title == a.job_title == "Countess"

@@ -1,0 +1,169 @@
+"""Duplicates pages: queue scope, compare, merge, dismiss, undo, settings, auto-merge."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+
+from rapport.core.permissions import Scope
+from rapport.customers.models import Customer, Interaction
+from rapport.customers.tests.factories import person
+from rapport.dedupe import merge as merging
+from rapport.dedupe.models import CustomerMerge, DedupeSettings, DuplicatePair, PairStatus
+from rapport.identity.tests.factories import UserFactory, user_with
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin():
+    return UserFactory(is_superuser=True, is_staff=True)
+
+
+def _pair(a, b, p=0.97):
+    a, b = sorted([a, b], key=lambda c: c.pk)
+    return DuplicatePair.objects.create(
+        customer_a=a, customer_b=b, probability=p, match_weight=9, details={"name": "exact"}
+    )
+
+
+def test_queue_shows_only_pairs_the_user_may_see_both_sides_of(client, admin):
+    rep = user_with(Scope.OWN)
+    mine_a, mine_b = person(rep, "Ada", "Lovelace"), person(rep, "Ada", "Byron")
+    secret = person(admin, "Ada", "Secretive")
+    _pair(mine_a, mine_b)
+    hidden = _pair(mine_a, secret, 0.99)
+    client.force_login(rep)
+    html = client.get(reverse("dedupe:queue")).content.decode()
+    assert "Ada Byron" in html and "Secretive" not in html
+    assert client.get(reverse("dedupe:compare", args=[hidden.pk])).status_code == 404
+
+
+def test_queue_empty_state_and_admin_settings(client, admin):
+    client.force_login(admin)
+    html = client.get(reverse("dedupe:queue")).content.decode()
+    assert "No possible duplicates to review" in html and "Auto-merge" in html
+    rep = user_with(Scope.OWN)
+    client.force_login(rep)
+    assert "Auto-merge" not in client.get(reverse("dedupe:queue")).content.decode()
+    response = client.post(
+        reverse("dedupe:settings"),
+        {
+            "auto_merge_enabled": "on",
+            "auto_merge_threshold": "0.95",
+            "auto_merge_rule": "most_recent",
+        },
+    )
+    assert response.status_code == 403 and not DedupeSettings.current().auto_merge_enabled
+
+
+def test_compare_then_merge_with_a_per_field_pick(client, admin):
+    a = person(admin, "Ada", "Lovelace", job_title="Countess")
+    b = person(admin, "Ada", "King", job_title="Analyst")
+    pair = _pair(a, b)
+    client.force_login(admin)
+    html = client.get(reverse("dedupe:compare", args=[pair.pk])).content.decode()
+    assert 'name="pick_job_title"' in html and "Countess" in html and "Analyst" in html
+    response = client.post(
+        reverse("dedupe:merge"),
+        {
+            "a": a.pk,
+            "b": b.pk,
+            "keep": "a",
+            "rule": "most_complete",
+            "pick_job_title": "b",
+            "pick_last_name": "a",
+            "version_a": a.version,
+            "version_b": b.version,
+        },
+    )
+    assert response.status_code == 302 and response["Location"] == a.get_absolute_url()
+    a.refresh_from_db()
+    assert (a.last_name, a.job_title) == ("Lovelace", "Analyst")
+    assert Customer.objects.get(pk=b.pk).merged_into_id == a.pk
+    assert DuplicatePair.objects.get(pk=pair.pk).status == PairStatus.MERGED
+    detail = client.get(a.get_absolute_url()).content.decode()
+    assert "Merged in" in detail and "Undo merge" in detail
+
+
+def test_a_stale_compare_page_does_not_merge(client, admin):
+    a = person(admin, "Ada", "Lovelace")
+    b = person(admin, "Ada", "Lovelace")
+    client.force_login(admin)
+    response = client.post(
+        reverse("dedupe:merge"),
+        {
+            "a": a.pk,
+            "b": b.pk,
+            "keep": "a",
+            "version_a": a.version,
+            "version_b": b.version - 1 or 99,
+        },
+        follow=True,
+    )
+    assert "changed while you were comparing" in response.content.decode()
+    assert Customer.objects.get(pk=b.pk).merged_into_id is None
+
+
+def test_dismiss_and_undo_from_the_pages(client, admin):
+    a, b = person(admin, "Ada", "Lovelace"), person(admin, "Ada", "Lovelace")
+    pair = _pair(a, b)
+    client.force_login(admin)
+    client.post(reverse("dedupe:dismiss", args=[pair.pk]))
+    assert DuplicatePair.objects.get(pk=pair.pk).status == PairStatus.DISMISSED
+
+    c, d = person(admin, "Grace", "Hopper"), person(admin, "Grace", "Hopper")
+    done = merging.customer_merge(actor=admin, survivor=c, loser=d)
+    response = client.post(reverse("dedupe:undo", args=[done.pk]), follow=True)
+    assert "Merge undone" in response.content.decode()
+    assert Customer.objects.get(pk=d.pk).merged_into_id is None
+
+
+def test_merging_requires_csrf(admin):
+    from django.test import Client
+
+    a, b = person(admin, "Ada", "Lovelace"), person(admin, "Ada", "Lovelace")
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(admin)
+    assert (
+        strict.post(reverse("dedupe:merge"), {"a": a.pk, "b": b.pk, "keep": "a"}).status_code == 403
+    )
+
+
+def test_auto_merge_above_the_threshold_only_when_enabled(admin):
+    a, b = person(admin, "Ada", "Lovelace"), person(admin, "Ada", "Lovelace")
+    c, d = person(admin, "Grace", "Hopper"), person(admin, "Grace", "Hopper")
+    _pair(a, b, 0.995)
+    _pair(c, d, 0.93)
+    assert merging.auto_merge() == 0  # off by default
+    merging.dedupe_settings_update(
+        actor=admin,
+        auto_merge_enabled=True,
+        auto_merge_threshold=0.99,
+        auto_merge_rule="most_complete",
+    )
+    assert merging.auto_merge() == 1
+    assert Customer.objects.get(pk=b.pk).merged_into_id == a.pk
+    assert Customer.objects.get(pk=d.pk).merged_into_id is None
+    merge = CustomerMerge.objects.get()
+    assert merge.automatic and merge.merged_by is None
+    assert Interaction.objects.filter(customer=a, kind="merge", data__automatic=True).exists()
+    with pytest.raises(ValidationError, match=r"between 0\.9 and 1"):
+        merging.dedupe_settings_update(
+            actor=admin,
+            auto_merge_enabled=True,
+            auto_merge_threshold=0.5,
+            auto_merge_rule="most_complete",
+        )
+
+
+def test_the_360_link_of_a_merged_away_record_leads_to_its_survivor(client, admin):
+    a, b = person(admin, "Ada", "Lovelace"), person(admin, "Ada", "Lovelace")
+    merging.customer_merge(actor=admin, survivor=a, loser=b)
+    client.force_login(admin)
+    response = client.get(reverse("customers:detail", args=[b.pk]))
+    assert response.status_code == 302 and response["Location"] == a.get_absolute_url()
+    # Not for someone who may not see the survivor.
+    client.force_login(user_with(Scope.OWN))
+    assert client.get(reverse("customers:detail", args=[b.pk])).status_code == 404
