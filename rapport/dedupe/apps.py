@@ -13,7 +13,7 @@ class DedupeConfig(AppConfig):
     def ready(self) -> None:
         from rapport.core import registry, scheduler
         from rapport.customers.signals import customer_erased
-        from rapport.dedupe import erasure, panels, system_checks
+        from rapport.dedupe import demo, erasure, panels, system_checks
 
         # Nightly: retrain and rescore everyone. Hourly: new and changed records only,
         # scored by the saved model (no training).
@@ -42,6 +42,7 @@ class DedupeConfig(AppConfig):
                     why="the merge history stays with the records it is about",
                 )
             )
+        registry.add_demo_loader(registry.DemoLoader(key="dedupe", load=demo.load, order=30))
         registry.add_nav(
             registry.NavItem(
                 key="duplicates",
