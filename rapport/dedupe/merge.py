@@ -187,9 +187,28 @@ def _serialize(rows: Iterable[models.Model]) -> list[dict[str, Any]]:
 
 
 def _restore(rows: list[dict[str, Any]]) -> None:
-    if rows:
-        for obj in serializers.deserialize("json", json.dumps(rows)):
-            obj.save()
+    """Save rows back as they were. Foreign keys are checked first: databases defer that
+    check to commit, where a row pointing at something deleted since (a tag, an
+    organization) would fail the whole undo with an unreadable error."""
+    if not rows:
+        return
+    objects = [d.object for d in serializers.deserialize("json", json.dumps(rows))]
+    for obj in objects:
+        for field in obj._meta.concrete_fields:
+            target = getattr(obj, field.attname)
+            if not field.is_relation or target is None or field.related_model is None:
+                continue
+            related: Any = field.related_model
+            if not related._default_manager.filter(pk=target).exists():
+                raise ValidationError(
+                    {
+                        "merge": f"The {related._meta.verbose_name} #{target} that a "
+                        f"{obj._meta.verbose_name} of this merge pointed at was deleted "
+                        "since, so the merge cannot be undone."
+                    }
+                )
+    for obj in objects:
+        obj.save_base(raw=True)
 
 
 def _customer_fks(model: type[models.Model], but: str) -> list[str]:

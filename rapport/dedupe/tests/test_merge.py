@@ -374,3 +374,16 @@ def test_money_on_moved_orders_is_untouched(admin):
     assert moved.customer_id == keep.pk and moved.total == Decimal("9.50")
     customer_unmerge(actor=admin, merge=merge)
     assert Order.objects.get(pk=order.pk).customer_id == dup.pk
+
+
+def test_undo_is_refused_cleanly_when_a_linked_record_was_deleted_since(admin):
+    from rapport.customers.models import Tag
+
+    keep = person(admin, "Ada", "Lovelace")
+    dup = person(admin, "Ada", "Lovelace", tags=["poet"])
+    merge = customer_merge(actor=admin, survivor=keep, loser=dup)
+    Tag.objects.filter(name="poet").delete()
+    with pytest.raises(ValidationError, match="was deleted since"):
+        customer_unmerge(actor=admin, merge=merge)
+    assert CustomerMerge.objects.get(pk=merge.pk).status == MergeStatus.MERGED
+    assert Customer.objects.get(pk=dup.pk).merged_into_id == keep.pk
