@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from rapport.core.errors import Conflict
 from rapport.core.http import AuthedRequest
 from rapport.core.permissions import can
-from rapport.customers.models import Customer
+from rapport.customers.models import Customer, CustomFieldDefinition
 from rapport.dedupe import merge as merging
 from rapport.dedupe import selectors, services
 from rapport.dedupe.models import DedupeSettings, DuplicatePair, PairStatus, SurvivorshipRule
@@ -47,6 +47,7 @@ def queue(request: AuthedRequest) -> HttpResponse:
         return HttpResponseBadRequest(" ".join(exc.messages))
     context = {
         "page": page,
+        "rows": [{"pair": pair, "why": evidence(pair.details)} for pair in page.items],
         "min_probability": min_probability,
         "thresholds": [
             (0.0, "Any"),
@@ -62,6 +63,28 @@ def queue(request: AuthedRequest) -> HttpResponse:
     return render(request, "dedupe/queue.html", context)
 
 
+def evidence(details: dict[str, Any]) -> list[dict[str, Any]]:
+    """A pair's comparison levels as short chips: what agreed, what disagreed, strongest
+    first (the full Splink wording is kept for the tooltip)."""
+    chips = []
+    for field, found in details.items():
+        if isinstance(found, dict):
+            level, weight = str(found.get("level", "")), float(found.get("weight") or 0.0)
+        else:  # pairs stored before the weights were kept
+            level, weight = str(found), 0.0
+        if weight == 0.0 and "NULL" in level:
+            continue
+        chips.append(
+            {
+                "label": field.replace("_", " ").replace("address2", "address line 2").capitalize(),
+                "level": level,
+                "weight": weight,
+                "tone": "agrees" if weight > 0 else "differs" if weight < 0 else "neutral",
+            }
+        )
+    return sorted(chips, key=lambda c: -abs(c["weight"]))
+
+
 def _compare_context(
     request: AuthedRequest, a: Customer, b: Customer, pair: DuplicatePair | None
 ) -> dict[str, Any]:
@@ -71,6 +94,11 @@ def _compare_context(
         rule = SurvivorshipRule.MOST_COMPLETE
     survivor, loser = (a, b) if keep == "a" else (b, a)
     plan = merging.plan_merge(survivor=survivor, loser=loser, rule=rule)
+    custom_labels = dict(
+        CustomFieldDefinition.objects.filter(object_type="customers.customer").values_list(
+            "key", "label"
+        )
+    )
     rows = []
     for field in plan.fields:
         a_value = field.survivor_value if keep == "a" else field.loser_value
@@ -79,7 +107,9 @@ def _compare_context(
         rows.append(
             {
                 "name": field.name,
-                "label": field.label,
+                "label": custom_labels.get(field.label, field.label)
+                if field.name.startswith(merging.CUSTOM_PREFIX)
+                else field.label,
                 "a": _shown(field.name, a_value),
                 "b": _shown(field.name, b_value),
                 "differs": field.differs,
@@ -88,6 +118,7 @@ def _compare_context(
         )
     return {
         "pair": pair,
+        "why": evidence(pair.details) if pair else [],
         "a": a,
         "b": b,
         "keep": keep,

@@ -27,13 +27,19 @@ def test_review_a_pair_pick_a_value_merge_and_undo(page, live_server):
         customer_b=b,
         probability=0.964,
         match_weight=11.5,
-        details={"name": "exact match", "email": "different"},
+        details={
+            "name": {"level": "Exact match on first_name and last_name", "weight": 14.6},
+            "email": {"level": "All other comparisons", "weight": -8.2},
+            "address2": {"level": "address2 is NULL", "weight": 0.0},
+        },
     )
     login(page, live_server, manager)
 
     page.goto(live_server.url + reverse("dedupe:queue"))
     page.screenshot(path="/tmp/dedupe-queue.png", full_page=True)
     assert "96%" in page.inner_text(".dedupe-queue")
+    assert page.locator(".why .chip.agrees").inner_text().strip() == "✓ Name"
+    assert page.locator(".why .chip.differs").inner_text().strip() == "✗ Email"
     page.click(f"a[href='{reverse('dedupe:compare', args=[pair.pk])}']")
     page.wait_for_selector("#compare")
     # Keep the first record but take the other's job title.
