@@ -8,6 +8,7 @@ setting a pair's status to MERGED through `pair_decide`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable, Iterable
@@ -22,8 +23,8 @@ from django.utils import timezone
 from rapport.core import audit
 from rapport.core.models import AuditAction, Job
 from rapport.core.permissions import acting_user, require
-from rapport.customers.models import Customer
-from rapport.dedupe import engine
+from rapport.customers.models import Customer, CustomerKind
+from rapport.dedupe import engine, organizations
 from rapport.dedupe.loader import load_persons, persons
 from rapport.dedupe.models import DuplicatePair, DuplicateRun, PairStatus, RunMode, RunStatus
 
@@ -125,6 +126,7 @@ def run_full(
         load_seconds = time.perf_counter() - t
         progress("loaded", 10)
         detection = engine.detect(raw, threshold=threshold, progress=progress)
+        detection = _with_organizations(detection, threshold)
         t = time.perf_counter()
         with transaction.atomic():
             DuplicatePair.objects.filter(status=PairStatus.OPEN).delete()
@@ -149,6 +151,22 @@ def run_full(
         raise
     progress("saved", 100)
     return run, detection
+
+
+def _with_organizations(detection: engine.Detection, threshold: float) -> engine.Detection:
+    """Add duplicate organizations (scored by their own rules) to a person run's result."""
+    t = time.perf_counter()
+    found = organizations.detect(threshold=engine.REVIEW_THRESHOLD)
+    if found.empty:
+        return detection
+    return dataclasses.replace(
+        detection,
+        pairs=pd.concat([p for p in (detection.pairs, found) if not p.empty], ignore_index=True),
+        clusters=sorted(
+            detection.clusters + engine.cluster(found, threshold=threshold), key=lambda g: g[0]
+        ),
+        timings={**detection.timings, "organizations": time.perf_counter() - t},
+    )
 
 
 def changed_since(since: dt.datetime) -> list[int]:
@@ -180,6 +198,21 @@ def run_incremental(
             raw = load_persons()
             progress("loaded", 30)
             pairs = engine.detect_new(raw, changed, model=trained.model, threshold=threshold)
+        changed_orgs = list(
+            Customer.objects.filter(
+                kind=CustomerKind.ORGANIZATION, updated_at__gte=since
+            ).values_list("id", flat=True)
+        )
+        if changed_orgs:
+            org_pairs = organizations.detect(
+                threshold=engine.REVIEW_THRESHOLD, changed=changed_orgs
+            )
+            pairs = (
+                pd.concat([p for p in (pairs, org_pairs) if not p.empty])
+                if not org_pairs.empty
+                else pairs
+            )
+            changed = [*changed, *changed_orgs]
         progress("scored", 80)
         with transaction.atomic():
             for start in range(0, len(changed), 5_000):
