@@ -58,6 +58,7 @@ from rapport.customers.schemas import (
     InteractionOut,
     customer_payload,
 )
+from rapport.customers.selectors import follow_merges
 from rapport.identity.http import UserRequest
 
 router = Router(tags=["customers"])
@@ -414,7 +415,11 @@ def _match(actor: Any, row: PersonIn, match_on: str) -> Customer | None:
             raise ValidationError({"external_id": "Each row needs an external_id to match on."})
         # Unscoped on purpose: external_id is unique, so a row for a customer the caller may
         # not edit must fail (PermissionDenied in the service), not create a clash.
-        return Customer.objects.filter(external_id=row.external_id.strip()).first()
+        found = Customer.objects.filter(external_id=row.external_id.strip()).first()
+        if found is not None and found.merged_into_id is not None:
+            # The record was merged away: the row updates the record it now lives on.
+            found = Customer.objects.get(pk=follow_merges([found.pk])[found.pk])
+        return found
     if not row.emails:
         raise ValidationError({"emails": "Each row needs an e-mail address to match on."})
     email = normalize_email(row.emails[0].email)
@@ -449,8 +454,14 @@ def bulk_upsert_persons(request: UserRequest, payload: BulkUpsertIn) -> HttpResp
                             raise ValidationError(
                                 {"external_id": "This external_id belongs to an organization."}
                             )
+                        data = _to_input(row, None)
+                        if payload.match_on == "external_id" and existing.external_id != (
+                            (row.external_id or "").strip()
+                        ):
+                            # Matched through a merge: the survivor keeps its own id.
+                            data.external_id = None
                         updated = services.customer_update(
-                            actor=actor, customer=existing, data=_to_input(row, None)
+                            actor=actor, customer=existing, data=data
                         )
                         results.append(
                             {"row": number, "status": "updated", "id": updated.pk, "errors": []}

@@ -372,21 +372,35 @@ class RelationshipView:
     other: Customer
 
 
+def follow_merges(ids: Iterable[int]) -> dict[int, int]:
+    """Each id -> the record it now lives on: itself, or the survivor of the merge(s) that
+    folded it in (A into B, then B into C gives C). For integrations that still send an
+    external id or an id of a merged-away record."""
+    resolved = {pk: pk for pk in ids}
+    pending = set(resolved)
+    for _ in range(10):  # merge chains are short; a cycle is impossible but bounded anyway
+        if not pending:
+            break
+        hops = dict(
+            Customer.objects.filter(pk__in=pending, merged_into__isnull=False).values_list(
+                "pk", "merged_into_id"
+            )
+        )
+        if not hops:
+            break
+        for start, current in resolved.items():
+            if current in hops:
+                resolved[start] = hops[current]
+        pending = set(hops.values())
+    return resolved
+
+
 def merged_survivor_id(*, actor: Any, pk: int) -> int | None:
     """The live record a merged-away customer now lives on, if the actor may see it.
 
     Follows the merge chain (A into B, then B into C gives C) a bounded number of steps.
     """
-    current = pk
-    for _ in range(10):
-        target = (
-            Customer.objects.filter(pk=current, merged_into__isnull=False)
-            .values_list("merged_into_id", flat=True)
-            .first()
-        )
-        if target is None:
-            break
-        current = target
+    current = follow_merges([pk])[pk]
     if current == pk or not _visible(actor).filter(pk=current).exists():
         return None
     return current

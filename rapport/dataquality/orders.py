@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from rapport.customers import normalize
 from rapport.customers.models import Customer
+from rapport.customers.selectors import follow_merges
 from rapport.dataquality.exporting import system_actor
 from rapport.dataquality.importing import ImportResult, RowError
 from rapport.dataquality.mapping import ResolvedMapping
@@ -266,6 +267,9 @@ class OrderImporter:
         known = dict(
             Customer.objects.filter(external_id__in=wanted).values_list("external_id", "id")
         )
+        # An order for a customer merged away goes to the record it was merged into.
+        survivors = follow_merges(known.values())
+        known = {ext: survivors[pk] for ext, pk in known.items()}
         ready: list[OrderIn] = []
         for order in orders.values():
             customer_id = known.get(order.customer_external_id)

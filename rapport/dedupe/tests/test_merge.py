@@ -387,3 +387,41 @@ def test_undo_is_refused_cleanly_when_a_linked_record_was_deleted_since(admin):
         customer_unmerge(actor=admin, merge=merge)
     assert CustomerMerge.objects.get(pk=merge.pk).status == MergeStatus.MERGED
     assert Customer.objects.get(pk=dup.pk).merged_into_id == keep.pk
+
+
+def test_integrations_that_still_send_a_merged_away_external_id_reach_the_survivor(admin, tmp_path):
+    import json
+    from io import StringIO
+
+    from rapport.customers.selectors import follow_merges
+    from rapport.customers.tests.api_support import ApiClient
+    from rapport.identity.tests.factories import api_key_for
+
+    a = person(admin, "Ada", "Lovelace", external_id="crm-a")
+    b = person(admin, "Ada", "Lovelace", external_id="erp-b")
+    c = person(admin, "Ada", "Lovelace")
+    customer_merge(actor=admin, survivor=b, loser=c)
+    customer_merge(actor=admin, survivor=a, loser=b)  # a chain: c -> b -> a
+    assert follow_merges([a.pk, b.pk, c.pk]) == {a.pk: a.pk, b.pk: a.pk, c.pk: a.pk}
+
+    # The ERP still knows the record merged away by its external id: the order goes to
+    # the survivor, not to a record no list shows.
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "external_id,customer_external_id,ordered_at,total,currency\n"
+        "O-77,erp-b,2026-03-01,5.00,EUR\n"
+    )
+    out = StringIO()
+    call_command("import", "orders", str(path), "--json", stdout=out)
+    assert json.loads(out.getvalue())["created"] == 1
+    assert Order.objects.get(external_id="O-77").customer_id == a.pk
+
+    # A bulk upsert matching on that external id updates the survivor.
+    _, raw = api_key_for(admin, ["customers.customer:read", "customers.customer:write"])
+    response = ApiClient(raw).post(
+        "/persons/bulk-upsert",
+        {"match_on": "external_id", "rows": [{"external_id": "erp-b", "job_title": "Poet"}]},
+    )
+    assert response.status_code == 200, response.content
+    assert Customer.objects.get(pk=a.pk).job_title == "Poet"
+    assert Customer.objects.get(pk=b.pk).job_title == ""
