@@ -5,7 +5,7 @@ records the audit row, the outbox event and (for interactions) the timeline entr
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -1420,3 +1420,91 @@ def saved_view_delete(*, actor: Any, view: Any) -> None:
         raise PermissionDenied("Only its owner or an administrator may delete a saved view.")
     audit.record_deleted(actor=actor, obj=view, before=audit.snapshot(view))
     view.delete()
+
+
+# --- Bulk actions on every customer matching a filter (background) --------------------
+
+BULK_ACTIONS = {"tag": "Tag", "untag": "Untag", "assign": "Assign", "delete": "Delete"}
+BULK_BATCH = 500
+
+
+def _bulk_check(action: str, tag: str, owner_id: int | None) -> None:
+    if action not in BULK_ACTIONS:
+        raise ValidationError({"action": "Choose what to do with the customers."})
+    if action in ("tag", "untag") and not _normalize_tags(tag.split(",")):
+        raise ValidationError({"tags": "Name at least one tag to add or remove."})
+    if action == "assign" and owner_id is None:
+        raise ValidationError({"owner": "Choose an owner."})
+
+
+@transaction.atomic
+def customers_bulk_matching_start(
+    *,
+    actor: Any,
+    filters: Mapping[str, list[str]],
+    action: str,
+    tag: str = "",
+    owner_id: int | None = None,
+) -> Any:
+    """Queue `action` on every customer the list's `filters` match (not only the page the
+    user sees), as a job with progress. The job re-checks every record against the
+    actor's rights when it runs, in batches, each its own transaction: a retried or
+    resumed job only redoes what is idempotent (tagging, assigning, deleting)."""
+    from rapport.core.jobs import job_create
+    from rapport.customers import selectors, tasks
+
+    _bulk_check(action, tag, owner_id)
+    selectors.customer_list(actor=actor, filters=filters).exists()  # bad filters: 400 now
+    job = job_create(
+        owner=acting_user(actor),
+        kind="customers.bulk",
+        title=f"{BULK_ACTIONS[action]} every matching customer",
+        params={"filters": dict(filters), "action": action, "tag": tag, "owner_id": owner_id},
+    )
+    transaction.on_commit(lambda: tasks.bulk_apply.enqueue(job_id=str(job.pk)))
+    return job
+
+
+def customers_bulk_matching(
+    *,
+    actor: Any,
+    filters: Mapping[str, list[str]],
+    action: str,
+    tag: str = "",
+    owner_id: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> BulkResult:
+    """Apply `action` to every customer matching `filters` that the actor may change,
+    walking the ids in key order in batches (constant memory at a million records)."""
+    from rapport.customers import selectors
+
+    _bulk_check(action, tag, owner_id)
+    matching = selectors.customer_list(
+        actor=actor, action="delete" if action == "delete" else "edit", filters=filters
+    )
+    names = [t for t in tag.split(",") if t.strip()]
+    done = skipped = 0
+    last = 0
+    while True:
+        ids = list(
+            matching.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:BULK_BATCH]
+        )
+        if not ids:
+            break
+        last = ids[-1]
+        if action == "delete":
+            result = customers_bulk_delete(actor=actor, customer_ids=ids)
+        elif action == "assign":
+            result = customers_bulk_assign(actor=actor, customer_ids=ids, owner_id=owner_id)
+        else:
+            result = customers_bulk_tag(
+                actor=actor,
+                customer_ids=ids,
+                add=names if action == "tag" else (),
+                remove=names if action == "untag" else (),
+            )
+        done += result.done
+        skipped += result.skipped
+        if progress is not None:
+            progress(len(ids))
+    return BulkResult(done=done, skipped=skipped)

@@ -219,6 +219,21 @@ def bulk_action(request: AuthedRequest) -> HttpResponse:
     query = request.POST.get("query", "")
     if query:
         back += "?" + QueryDict(query).urlencode()
+    if request.POST.get("scope") == "matching":
+        owner = request.POST.get("owner", "")
+        try:
+            job = services.customers_bulk_matching_start(
+                actor=request.user,
+                filters=_filters_only(QueryDict(query)),
+                action=action,
+                tag=request.POST.get("tag", ""),
+                owner_id=int(owner) if owner.isdigit() and action == "assign" else None,
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect(back)
+        messages.info(request, "Working through every matching customer in the background.")
+        return redirect("core:job_detail", job_id=job.pk)
     if not ids:
         messages.warning(request, "Select at least one customer first.")
         return redirect(back)

@@ -464,3 +464,31 @@ def test_a_relationship_is_removed_from_either_side_and_only_there(client, admin
     to_side = reverse("customers:relationship_remove", args=[bob.pk, second.pk])
     assert client.post(to_side).status_code == 302
     assert not Relationship.objects.exists()
+
+
+def test_bulk_action_on_every_matching_customer_runs_as_a_job(
+    client, admin, immediate_tasks, django_capture_on_commit_callbacks
+):
+    from rapport.core.models import Job
+
+    rep = user_with(Scope.OWN, actions=("view", "create", "edit"))
+    mine = _many_customers(rep, 70)  # more than one page of 50
+    theirs = person(admin, "Person", "999", emails=["p999@example.com"])
+    client.force_login(rep)
+    html = client.get(reverse("customers:list"), {"tag": "tag0"}).content.decode()
+    assert "Select all 70 matching customers" in html
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("customers:bulk"),
+            {"scope": "matching", "action": "tag", "tag": "campaign-7", "query": "tag=tag0"},
+        )
+    job = Job.objects.get(kind="customers.bulk")
+    assert response["Location"] == reverse("core:job_detail", args=[job.pk])
+    job.refresh_from_db()
+    assert job.status == "succeeded" and job.result == {"done": 70, "skipped": 0}
+    tagged = set(Customer.objects.filter(tags__name="campaign-7").values_list("pk", flat=True))
+    assert tagged == {c.pk for c in mine}  # all 70, and never someone else's record
+    assert theirs.pk not in tagged
+    # A bad request is refused before any job starts.
+    client.post(reverse("customers:bulk"), {"scope": "matching", "action": "tag", "query": ""})
+    assert Job.objects.filter(kind="customers.bulk").count() == 1

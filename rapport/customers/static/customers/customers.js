@@ -7,7 +7,13 @@
     const boxes = form.querySelectorAll("input[name=ids]");
     const checked = form.querySelectorAll("input[name=ids]:checked").length;
     const count = form.querySelector("[data-bulk-count]");
-    if (count) count.textContent = checked ? checked + " selected" : "No customer selected";
+    const scope = form.querySelector("[data-bulk-scope]");
+    const matching = form.querySelector("[data-select-matching]");
+    // "All matching" lasts only while the whole page stays selected.
+    if (scope && checked !== boxes.length) scope.value = "selected";
+    const everyone = scope && scope.value === "matching";
+    if (count) count.textContent = everyone ? matching.textContent.replace(/^Select /, "").replace(/ customers$/, "") + " customers selected" : checked ? checked + " selected" : "No customer selected";
+    if (matching) matching.hidden = everyone || checked !== boxes.length;
     const all = form.querySelector("[data-select-all]");
     if (all) { all.checked = checked > 0 && checked === boxes.length; all.indeterminate = checked > 0 && checked < boxes.length; }
     const action = form.querySelector("[data-bulk-action]");
@@ -15,7 +21,10 @@
       el.hidden = !action || !el.dataset.bulkFor.split(" ").includes(action.value);
     });
     const submit = form.querySelector("[data-bulk-submit]");
-    if (submit) submit.disabled = !checked || !action || !action.value;
+    if (submit) {
+      submit.disabled = !checked || !action || !action.value;
+      submit.textContent = everyone ? "Apply to all matching" : "Apply to selected";
+    }
   }
   document.addEventListener("change", function (event) {
     if (event.target.matches("[data-select-all]")) {
@@ -28,12 +37,20 @@
     if (form.id === "bulk-form") {
       const action = form.querySelector("[data-bulk-action]");
       if (action && action.value === "delete") {
-        const n = form.querySelectorAll("input[name=ids]:checked").length;
+        const scope = form.querySelector("[data-bulk-scope]");
+        const n = scope && scope.value === "matching" ? "every matching" : form.querySelectorAll("input[name=ids]:checked").length;
         if (!window.confirm("Delete " + n + " customer(s)? This cannot be undone.")) event.preventDefault();
       }
     }
   });
   document.addEventListener("click", function (event) {
+    const matching = event.target.closest("[data-select-matching]");
+    if (matching) {
+      const scope = matching.form.querySelector("[data-bulk-scope]");
+      if (scope) scope.value = "matching";
+      updateBulk();
+      return;
+    }
     const confirmer = event.target.closest("[data-confirm]");
     if (confirmer && !window.confirm(confirmer.dataset.confirm)) { event.preventDefault(); return; }
     const adder = event.target.closest("[data-add-row]");
