@@ -77,6 +77,11 @@ class Customer(OwnedModel):
     # global search matches (FTS5 on SQLite, trigram + full text on PostgreSQL).
     search_text = models.TextField(blank=True, default="")
     erased_at = models.DateTimeField(null=True, blank=True)
+    # Completeness and validity, 0-100, and the issues behind it (bits of
+    # customers.quality.Issue), derived on every write like display_name; the default
+    # marks a record not scored yet.
+    quality_score = models.PositiveSmallIntegerField(default=0)
+    quality_issues = models.PositiveIntegerField(default=1 << 30)
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from"
     )
@@ -93,6 +98,7 @@ class Customer(OwnedModel):
             models.Index(fields=["team", "display_name", "id"], name="customer_team_name"),
             models.Index(fields=["lifecycle_stage", "display_name", "id"], name="customer_stage"),
             models.Index(fields=["country", "city"], name="customer_place"),
+            models.Index(fields=["quality_score", "id"], name="customer_quality"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -5,7 +5,7 @@ records the audit row, the outbox event and (for interactions) the timeline entr
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +18,7 @@ from rapport.core import audit, outbox
 from rapport.core.models import AuditAction
 from rapport.core.permissions import Scope, acting_user, object_type_of, require
 from rapport.core.versioning import lock_for_change
-from rapport.customers import normalize
+from rapport.customers import normalize, quality
 from rapport.customers.custom_fields import validate_custom_fields
 from rapport.customers.models import (
     RELATIONSHIP_LABELS,
@@ -319,8 +319,10 @@ def _organization_names(customer: Customer) -> list[str]:
     return list(customer.affiliations.values_list("organization__organization_name", flat=True))
 
 
-def refresh_derived_fields(customer: Customer) -> None:
-    """Recompute denormalised fields from the contact points (call after changing them)."""
+def refresh_derived_fields(customer: Customer, *, normalized: Collection[str] = ()) -> None:
+    """Recompute denormalised fields from the contact points (call after changing them),
+    the data-quality score included. `normalized` names the contact points ("email",
+    "phone", "address") this write has just normalised, which the score need not re-check."""
     emails = list(customer.emails.order_by("-is_primary", "id").values_list("email", flat=True))
     phones = list(customer.phones.order_by("-is_primary", "id").values_list("e164", flat=True))
     address = customer.addresses.order_by("-is_primary", "id").first()
@@ -330,6 +332,7 @@ def refresh_derived_fields(customer: Customer) -> None:
     customer.country = address.country if address else ""
     customer.display_name = display_name_for(customer)
     customer.search_text = search_text_for(customer, emails, phones, _organization_names(customer))
+    quality.apply(customer, address, normalized=normalized)
 
 
 def _replace_contact_points(
@@ -386,7 +389,9 @@ def set_tags(customer: Customer, names: Iterable[str]) -> list[str]:
 
 def _audited(customer: Customer) -> dict[str, Any]:
     snap = audit.snapshot(customer)
-    snap.pop("search_text", None)
+    # Derived from the fields audited here: recording them again is noise.
+    for derived in ("search_text", "quality_score", "quality_issues"):
+        snap.pop(derived, None)
     snap["emails"] = sorted(customer.emails.values_list("email", flat=True))
     snap["phones"] = sorted(customer.phones.values_list("e164", flat=True))
     snap["addresses"] = [str(a) for a in customer.addresses.all()]
@@ -460,7 +465,7 @@ def customer_create(*, actor: Any, data: CustomerInput) -> Customer:
     _replace_contact_points(customer, emails, phones, addresses)
     if data.tags:
         set_tags(customer, data.tags)
-    refresh_derived_fields(customer)
+    refresh_derived_fields(customer, normalized=quality.ALL_NORMALIZED)
     customer.save(update_fields=_DERIVED_FIELDS)
 
     customer = _prefetched(customer)
@@ -481,6 +486,8 @@ _DERIVED_FIELDS = [
     "country",
     "display_name",
     "search_text",
+    "quality_score",
+    "quality_issues",
 ]
 
 
@@ -546,7 +553,14 @@ def customer_update(
     _replace_contact_points(customer, emails, phones, addresses)
     if data.tags is not None:
         set_tags(customer, data.tags)
-    refresh_derived_fields(customer)
+    refresh_derived_fields(
+        customer,
+        normalized=[
+            name
+            for name, given in (("email", emails), ("phone", phones), ("address", addresses))
+            if given is not None
+        ],
+    )
     customer.version = F("version") + 1
     customer.save()
     customer = _prefetched(customer)
@@ -1337,6 +1351,7 @@ def customer_erase(*, actor: Any, customer: Customer) -> Customer:
     customer.primary_email = customer.primary_phone = customer.city = customer.country = ""
     customer.display_name = label
     customer.search_text = label.lower()
+    quality.apply(customer, None)
     customer.version = F("version") + 1
     customer.save()
     customer.refresh_from_db()
