@@ -16,6 +16,9 @@ from django.utils import timezone
 
 from rapport.core.models import OwnedModel, TimestampedModel
 
+# The quality_issues bit of a record not scored yet (customers.quality.Issue.UNSCORED).
+UNSCORED = 1 << 30
+
 
 class CustomerKind(models.TextChoices):
     PERSON = "person", "Person"
@@ -81,7 +84,7 @@ class Customer(OwnedModel):
     # customers.quality.Issue), derived on every write like display_name; the default
     # marks a record not scored yet.
     quality_score = models.PositiveSmallIntegerField(default=0)
-    quality_issues = models.PositiveIntegerField(default=1 << 30)
+    quality_issues = models.PositiveIntegerField(default=UNSCORED)
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from"
     )
@@ -115,6 +118,15 @@ class Customer(OwnedModel):
     @property
     def is_person(self) -> bool:
         return self.kind == CustomerKind.PERSON
+
+    @property
+    def quality_band(self) -> str:
+        """How the data-quality score reads: good (80+), fair (50-79), poor, unscored."""
+        if self.quality_issues & UNSCORED:
+            return "unscored"
+        if self.quality_score >= 80:
+            return "good"
+        return "fair" if self.quality_score >= 50 else "poor"
 
 
 class CustomerTag(models.Model):

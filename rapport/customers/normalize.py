@@ -26,7 +26,9 @@ def clean_text(value: str | None, *, max_length: int | None = None) -> str:
     """Trim, collapse inner whitespace, drop control characters."""
     if not value:
         return ""
-    text = "".join(ch for ch in str(value) if ch.isprintable() or ch == " ")
+    # Tabs, newlines and no-break spaces separate words; other invisible characters
+    # (zero-width spaces, control codes) are dropped.
+    text = "".join(ch if ch.isprintable() else " " if ch.isspace() else "" for ch in str(value))
     text = _SPACES.sub(" ", text).strip()
     if max_length is not None and len(text) > max_length:
         raise ValidationError(f"Too long: at most {max_length} characters, got {len(text)}.")

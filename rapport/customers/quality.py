@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from rapport.customers import normalize
-from rapport.customers.models import Address, Customer, CustomerKind
+from rapport.customers.models import UNSCORED, Address, Customer, CustomerKind
 
 
 class Issue(enum.IntFlag):
@@ -47,7 +48,7 @@ class Issue(enum.IntFlag):
     WEBSITE_MISSING = 1 << 18
     # The default of the column: the record has not been scored yet (written before the
     # score existed, or by a path that bypasses the services; `rescore` fixes it).
-    UNSCORED = 1 << 30
+    UNSCORED = UNSCORED
 
 
 class Problem(enum.StrEnum):
@@ -63,6 +64,15 @@ class IssueInfo:
     problem: Problem
     label: str  # what the 360 badge says
     fix: str | None = None  # the bulk fix-up that repairs it (services.CLEANSING_FIXES)
+
+    @property
+    def problem_label(self) -> str:
+        return {"missing": "Missing", "invalid": "Invalid", "format": "Fixable"}[self.problem]
+
+    @property
+    def key(self) -> str:
+        """The issue's name in filters and links: "phone_invalid"."""
+        return (self.issue.name or "").lower()
 
 
 ISSUES: tuple[IssueInfo, ...] = (
@@ -93,9 +103,7 @@ ISSUES: tuple[IssueInfo, ...] = (
     IssueInfo(Issue.WEBSITE_MISSING, "website", Problem.MISSING, "No website"),
 )
 ISSUE_INFO: dict[Issue, IssueInfo] = {info.issue: info for info in ISSUES}
-ISSUE_BY_NAME: dict[str, IssueInfo] = {
-    info.issue.name.lower(): info for info in ISSUES if info.issue.name
-}
+ISSUE_BY_NAME: dict[str, IssueInfo] = {info.key: info for info in ISSUES}
 
 FIELD_LABELS: dict[str, str] = {
     "name": "Name",
@@ -291,9 +299,12 @@ def apply_batch(
     pairs: Iterable[tuple[Customer, Any | None]], *, normalized: Collection[str] = ()
 ) -> None:
     """`apply` for many (customer, primary address) pairs already in memory: an import
-    batch calls this once; it runs no query."""
+    batch calls this once; it runs no query. An address may also be a mapping of the
+    address fields (an empty one counts as no address)."""
     today = dt.date.today()
     for customer, address in pairs:
+        if isinstance(address, Mapping):
+            address = SimpleNamespace(**address) if any(address.values()) else None
         result = assess(customer, address, normalized=normalized, today=today)
         customer.quality_score = result.score
         customer.quality_issues = result.issues
