@@ -1273,6 +1273,18 @@ def _cleaned_names(customer: Customer) -> dict[str, list[str]]:
     return changes
 
 
+def _region_of(addresses: list[Address]) -> str | None:
+    """The country to read national phone numbers in: the first address's, as an ISO
+    code even when it is stored as "uk" or "Germany"."""
+    for address in addresses:
+        if address.country:
+            try:
+                return normalize.normalize_country(address.country) or None
+            except ValidationError:
+                return None
+    return None
+
+
 def _dedupe_contact_rows(rows: list[Any], key: str) -> tuple[list[Any], list[Any]]:
     """Rows whose normalised value now repeats one the customer has: the first (primary
     first) stays, the rest go. Returns (kept, removed)."""
@@ -1321,7 +1333,7 @@ def customers_bulk_cleanse(*, actor: Any, customer_ids: Iterable[int], fix: str)
         for customer in targets:
             mine = rows[customer.pk]
             before = sorted(getattr(r, key) for r in mine)
-            region = next((a.country for a in addresses[customer.pk] if a.country), None)
+            region = _region_of(addresses[customer.pk])
             for row in mine:
                 value = getattr(row, key)
                 try:
