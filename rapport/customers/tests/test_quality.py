@@ -219,4 +219,4 @@ def test_the_360_page_shows_the_badge_with_what_is_missing(client, admin):
     org_page = client.get(reverse("customers:detail", args=[org.pk])).content.decode()
     assert "No website" in org_page and "No birth date" not in org_page
     listing = client.get(reverse("customers:list") + "?sort=quality").content.decode()
-    assert "Quality" in listing and f"Quality {org.quality_score}" in listing
+    assert f'title="Data quality {org.quality_score} out of 100">{org.quality_score}<' in listing

@@ -266,3 +266,14 @@ def test_only_admins_rescore_everyone(
     with django_capture_on_commit_callbacks(execute=True):
         assert client.post(reverse("dataquality:quality_rescore")).status_code == 302
     assert not Customer.objects.filter(quality_issues=Issue.UNSCORED).exists()
+
+
+def test_rescore_command(admin, capsys):
+    from django.core.management import call_command
+
+    person(admin)
+    Customer.objects.update(quality_issues=Issue.UNSCORED, quality_score=0)
+    call_command("rescore", "--json")
+    assert capsys.readouterr().out.strip() == '{"scored": 1, "changed": 1}'
+    call_command("rescore")
+    assert capsys.readouterr().out.strip() == "1 records scored, 0 scores changed."
