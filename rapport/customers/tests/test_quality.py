@@ -167,7 +167,7 @@ def test_rescore_scores_the_unscored_and_writes_only_what_changed(
     )
     Address.objects.create(customer=people[5], line1="1 Main St", city="Springfield", country="us")
     # Two batches of four: per batch one read of customers and one of addresses, plus the
-    # UPDATE of the changed rows (bulk_update: one statement per batch).
+    # UPDATEs of the changed rows (one per distinct score and issues: here one or two).
     with django_assert_max_num_queries(8):
         scored, changed = quality.rescore(batch_size=4)
     assert (scored, changed) == (7, 4)
