@@ -11,6 +11,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from rapport.customers import quality
 from rapport.customers.models import (
     Address,
     AddressKind,
@@ -314,6 +315,7 @@ def load(stdout: Any = None) -> str:
                 c, [email], [phone], [employer.organization_name] if employer else []
             )
         Customer.objects.bulk_update(customers, ["search_text"], batch_size=500)
+        quality.rescore(Customer.objects.filter(pk__in=[c.pk for c in customers]))
     # Fresh statistics after a bulk load, or the planner guesses (SQLite then sorts the
     # whole table by name instead of reading the name index).
     with connection.cursor() as cursor:

@@ -16,6 +16,9 @@ from django.utils import timezone
 
 from rapport.core.models import OwnedModel, TimestampedModel
 
+# The quality_issues bit of a record not scored yet (customers.quality.Issue.UNSCORED).
+UNSCORED = 1 << 30
+
 
 class CustomerKind(models.TextChoices):
     PERSON = "person", "Person"
@@ -77,6 +80,11 @@ class Customer(OwnedModel):
     # global search matches (FTS5 on SQLite, trigram + full text on PostgreSQL).
     search_text = models.TextField(blank=True, default="")
     erased_at = models.DateTimeField(null=True, blank=True)
+    # Completeness and validity, 0-100, and the issues behind it (bits of
+    # customers.quality.Issue), derived on every write like display_name; the default
+    # marks a record not scored yet.
+    quality_score = models.PositiveSmallIntegerField(default=0)
+    quality_issues = models.PositiveIntegerField(default=UNSCORED)
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from"
     )
@@ -93,6 +101,7 @@ class Customer(OwnedModel):
             models.Index(fields=["team", "display_name", "id"], name="customer_team_name"),
             models.Index(fields=["lifecycle_stage", "display_name", "id"], name="customer_stage"),
             models.Index(fields=["country", "city"], name="customer_place"),
+            models.Index(fields=["quality_score", "id"], name="customer_quality"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -109,6 +118,15 @@ class Customer(OwnedModel):
     @property
     def is_person(self) -> bool:
         return self.kind == CustomerKind.PERSON
+
+    @property
+    def quality_band(self) -> str:
+        """How the data-quality score reads: good (80+), fair (50-79), poor, unscored."""
+        if self.quality_issues & UNSCORED:
+            return "unscored"
+        if self.quality_score >= 80:
+            return "good"
+        return "fair" if self.quality_score >= 50 else "poor"
 
 
 class CustomerTag(models.Model):

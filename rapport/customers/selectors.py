@@ -13,11 +13,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 
 from rapport.core.pagination import Page, SortKey, decode_cursor, encode_cursor, parse_sort
 from rapport.core.permissions import can, scope_queryset
-from rapport.customers import normalize
+from rapport.customers import normalize, quality
 from rapport.customers.custom_fields import definitions
 from rapport.customers.models import (
     RELATIONSHIP_LABELS,
@@ -64,6 +64,8 @@ FILTERS: dict[str, str] = {
     "stage_changed_after": "Lifecycle stage changed on or after this date",
     "has_email": "yes or no",
     "has_phone": "yes or no",
+    "quality_below": "Data-quality score below this number (0-100)",
+    "quality_issue": "Data-quality issue, e.g. phone_invalid (repeat for any of several)",
 }
 
 SORTS: dict[str, SortKey] = {
@@ -74,6 +76,7 @@ SORTS: dict[str, SortKey] = {
     "country": SortKey("country", "country"),
     "city": SortKey("city", "city"),
     "email": SortKey("email", "primary_email"),
+    "quality": SortKey("quality", "quality_score"),
     "id": SortKey("id", "pk"),
 }
 DEFAULT_SORT = "name"
@@ -227,6 +230,10 @@ def apply_filters(
                 if _yes_no(name, value)
                 else queryset.filter(primary_email="")
             )
+        elif name == "quality_below":
+            queryset = queryset.filter(quality_score__lt=_int(name, value))
+        elif name == "quality_issue":
+            queryset = with_quality_issue(queryset, values)
         elif name == "has_phone":
             queryset = (
                 queryset.exclude(primary_phone="")
@@ -234,6 +241,24 @@ def apply_filters(
                 else queryset.filter(primary_phone="")
             )
     return queryset
+
+
+def with_quality_issue(queryset: QuerySet[Customer], names: Iterable[str]) -> QuerySet[Customer]:
+    """Customers with any of the named data-quality issues ("phone_invalid", "unscored")."""
+    mask = 0
+    for issue_name in names:
+        if issue_name.strip().lower() == "unscored":
+            mask |= quality.Issue.UNSCORED
+            continue
+        try:
+            mask |= quality.issue_from_name(issue_name).issue
+        except ValidationError as exc:
+            raise ValidationError({"quality_issue": exc.messages}) from exc
+    if not mask:
+        return queryset
+    return queryset.alias(quality_hit=F("quality_issues").bitand(int(mask))).filter(
+        quality_hit__gt=0
+    )
 
 
 def customer_list(

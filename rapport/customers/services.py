@@ -5,7 +5,7 @@ records the audit row, the outbox event and (for interactions) the timeline entr
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +18,7 @@ from rapport.core import audit, outbox
 from rapport.core.models import AuditAction
 from rapport.core.permissions import Scope, acting_user, object_type_of, require
 from rapport.core.versioning import lock_for_change
-from rapport.customers import normalize, signals
+from rapport.customers import normalize, quality, signals
 from rapport.customers.custom_fields import validate_custom_fields
 from rapport.customers.models import (
     RELATIONSHIP_LABELS,
@@ -319,8 +319,10 @@ def _organization_names(customer: Customer) -> list[str]:
     return list(customer.affiliations.values_list("organization__organization_name", flat=True))
 
 
-def refresh_derived_fields(customer: Customer) -> None:
-    """Recompute denormalised fields from the contact points (call after changing them)."""
+def refresh_derived_fields(customer: Customer, *, normalized: Collection[str] = ()) -> None:
+    """Recompute denormalised fields from the contact points (call after changing them),
+    the data-quality score included. `normalized` names the contact points ("email",
+    "phone", "address") this write has just normalised, which the score need not re-check."""
     emails = list(customer.emails.order_by("-is_primary", "id").values_list("email", flat=True))
     phones = list(customer.phones.order_by("-is_primary", "id").values_list("e164", flat=True))
     address = customer.addresses.order_by("-is_primary", "id").first()
@@ -330,6 +332,7 @@ def refresh_derived_fields(customer: Customer) -> None:
     customer.country = address.country if address else ""
     customer.display_name = display_name_for(customer)
     customer.search_text = search_text_for(customer, emails, phones, _organization_names(customer))
+    quality.apply(customer, address, normalized=normalized)
 
 
 def _replace_contact_points(
@@ -386,7 +389,9 @@ def set_tags(customer: Customer, names: Iterable[str]) -> list[str]:
 
 def _audited(customer: Customer) -> dict[str, Any]:
     snap = audit.snapshot(customer)
-    snap.pop("search_text", None)
+    # Derived from the fields audited here: recording them again is noise.
+    for derived in ("search_text", "quality_score", "quality_issues"):
+        snap.pop(derived, None)
     snap["emails"] = sorted(customer.emails.values_list("email", flat=True))
     snap["phones"] = sorted(customer.phones.values_list("e164", flat=True))
     snap["addresses"] = [str(a) for a in customer.addresses.all()]
@@ -460,7 +465,7 @@ def customer_create(*, actor: Any, data: CustomerInput) -> Customer:
     _replace_contact_points(customer, emails, phones, addresses)
     if data.tags:
         set_tags(customer, data.tags)
-    refresh_derived_fields(customer)
+    refresh_derived_fields(customer, normalized=quality.ALL_NORMALIZED)
     customer.save(update_fields=_DERIVED_FIELDS)
 
     customer = _prefetched(customer)
@@ -481,6 +486,8 @@ _DERIVED_FIELDS = [
     "country",
     "display_name",
     "search_text",
+    "quality_score",
+    "quality_issues",
 ]
 
 
@@ -546,7 +553,14 @@ def customer_update(
     _replace_contact_points(customer, emails, phones, addresses)
     if data.tags is not None:
         set_tags(customer, data.tags)
-    refresh_derived_fields(customer)
+    refresh_derived_fields(
+        customer,
+        normalized=[
+            name
+            for name, given in (("email", emails), ("phone", phones), ("address", addresses))
+            if given is not None
+        ],
+    )
     customer.version = F("version") + 1
     customer.save()
     customer = _prefetched(customer)
@@ -1229,6 +1243,243 @@ def customers_bulk_delete(*, actor: Any, customer_ids: Iterable[int]) -> BulkRes
     return BulkResult(done=len(ids), skipped=skipped)
 
 
+# --- Data-quality fix-ups (mechanical cleansing in bulk) -----------------------------
+
+# What each fix-up repairs: the issue it clears and what it says it does.
+CLEANSING_FIXES: dict[str, tuple[quality.Issue, str]] = {
+    "names": (quality.Issue.NAME_FORMAT, "Fix name casing and spacing"),
+    "emails": (quality.Issue.EMAIL_FORMAT, "Normalise e-mail addresses"),
+    "phones": (quality.Issue.PHONE_FORMAT, "Re-normalise phones to E.164"),
+    "postcodes": (quality.Issue.POSTCODE_FORMAT, "Normalise postcodes"),
+    "countries": (quality.Issue.COUNTRY_FORMAT, "Map countries to ISO codes"),
+}
+
+
+def _cleaned_names(customer: Customer) -> dict[str, list[str]]:
+    changes: dict[str, list[str]] = {}
+    if customer.kind == CustomerKind.ORGANIZATION:
+        pairs = [("organization_name", lambda v: normalize.clean_text(v, max_length=200))]
+    else:
+        pairs = [("first_name", normalize.normalize_name), ("last_name", normalize.normalize_name)]
+    for name, clean in pairs:
+        value = getattr(customer, name)
+        try:
+            fixed = clean(value)
+        except ValidationError:
+            continue  # too long: a person must look at it
+        if fixed != value:
+            changes[name] = [value, fixed]
+            setattr(customer, name, fixed)
+    return changes
+
+
+def _region_of(addresses: list[Address]) -> str | None:
+    """The country to read national phone numbers in: the first address's, as an ISO
+    code even when it is stored as "uk" or "Germany"."""
+    for address in addresses:
+        if address.country:
+            try:
+                return normalize.normalize_country(address.country) or None
+            except ValidationError:
+                return None
+    return None
+
+
+def _dedupe_contact_rows(rows: list[Any], key: str) -> tuple[list[Any], list[Any]]:
+    """Rows whose normalised value now repeats one the customer has: the first (primary
+    first) stays, the rest go. Returns (kept, removed)."""
+    kept: dict[str, Any] = {}
+    removed = []
+    for row in sorted(rows, key=lambda r: (not r.is_primary, r.pk)):
+        value = getattr(row, key)
+        if value in kept:
+            removed.append(row)
+        else:
+            kept[value] = row
+    return list(kept.values()), removed
+
+
+@transaction.atomic
+def customers_bulk_cleanse(*, actor: Any, customer_ids: Iterable[int], fix: str) -> BulkResult:
+    """Apply one mechanical fix-up (CLEANSING_FIXES) to many customers, the way a person
+    editing each record would have: the values go through the same normalisers, every
+    changed record gets an audit row with before/after, a new version and a
+    `customer.updated` event, and its derived fields (primary contact points, search text,
+    quality score) are refreshed. Records the actor may not edit are skipped; values the
+    normalisers refuse are left for a person. Running it again changes nothing more.
+    """
+    if fix not in CLEANSING_FIXES:
+        raise ValidationError({"fix": f"Unknown fix-up {fix!r}: use {', '.join(CLEANSING_FIXES)}."})
+    targets, skipped = _bulk_targets(actor, customer_ids, "edit")
+    targets = [c for c in targets if c.erased_at is None]
+    if not targets:
+        return BulkResult(done=0, skipped=skipped)
+    ids = [c.pk for c in targets]
+    changes: dict[int, dict[str, Any]] = {c.pk: {} for c in targets}
+    addresses: dict[int, list[Address]] = {i: [] for i in ids}
+    for address in Address.objects.filter(customer_id__in=ids).order_by("-is_primary", "id"):
+        addresses[address.customer_id].append(address)
+
+    if fix == "names":
+        for customer in targets:
+            changes[customer.pk].update(_cleaned_names(customer))
+    elif fix in ("emails", "phones"):
+        model: Any = EmailAddress if fix == "emails" else PhoneNumber
+        key = "email" if fix == "emails" else "e164"
+        rows: dict[int, list[Any]] = {i: [] for i in ids}
+        for row in model.objects.filter(customer_id__in=ids).order_by("-is_primary", "id"):
+            rows[row.customer_id].append(row)
+        updated, deleted = [], []
+        for customer in targets:
+            mine = rows[customer.pk]
+            before = sorted(getattr(r, key) for r in mine)
+            region = _region_of(addresses[customer.pk])
+            for row in mine:
+                value = getattr(row, key)
+                try:
+                    if fix == "emails":
+                        fixed = normalize.normalize_email(value)
+                    else:
+                        fixed = normalize.normalize_phone(value, region=region)
+                except ValidationError:
+                    if fix == "phones" and row.raw:
+                        try:
+                            fixed = normalize.normalize_phone(row.raw, region=region)
+                        except ValidationError:
+                            continue
+                    else:
+                        continue
+                if fixed != value:
+                    setattr(row, key, fixed)
+                    updated.append(row)
+            kept, removed = _dedupe_contact_rows(mine, key)
+            if removed and not any(r.is_primary for r in kept):
+                kept[0].is_primary = True
+            deleted += removed
+            after = sorted(getattr(r, key) for r in kept)
+            if after != before:
+                changes[customer.pk][fix] = [before, after]
+        gone = {r.pk for r in deleted}
+        if gone:
+            model.objects.filter(pk__in=gone).delete()
+        survivors = [r for r in updated if r.pk not in gone]
+        if survivors:
+            model.objects.bulk_update(survivors, [key, "is_primary"], batch_size=500)
+    else:
+        changed_addresses = []
+        for customer in targets:
+            before = [str(a) for a in addresses[customer.pk]]
+            for address in addresses[customer.pk]:
+                try:
+                    country = normalize.normalize_country(address.country)
+                    if fix == "countries":
+                        fixed_fields = {"country": country}
+                    else:
+                        fixed_fields = {
+                            "postcode": normalize.normalize_postcode(address.postcode, country)
+                        }
+                except ValidationError:
+                    continue
+                if any(getattr(address, k) != v for k, v in fixed_fields.items()):
+                    for k, v in fixed_fields.items():
+                        setattr(address, k, v)
+                    changed_addresses.append(address)
+            after = [str(a) for a in addresses[customer.pk]]
+            if after != before:
+                changes[customer.pk]["addresses"] = [before, after]
+        if changed_addresses:
+            Address.objects.bulk_update(changed_addresses, ["postcode", "country"], batch_size=500)
+
+    changed = [c for c in targets if changes[c.pk]]
+    if changed:
+        _refresh_derived_batch(changed)
+        now = timezone.now()
+        for customer in changed:
+            customer.version += 1
+            customer.updated_at = now
+        Customer.objects.bulk_update(
+            changed,
+            [
+                "first_name",
+                "last_name",
+                "organization_name",
+                *_DERIVED_FIELDS,
+                "version",
+                "updated_at",
+            ],
+            batch_size=500,
+        )
+        from rapport.core.models import AuditLogEntry
+
+        AuditLogEntry.objects.bulk_create(
+            [
+                audit.entry(
+                    actor=actor,
+                    action=AuditAction.UPDATE,
+                    object_type=CUSTOMER_TYPE,
+                    object_id=c.pk,
+                    object_repr=c.display_name,
+                    changes={**changes[c.pk], "cleansing": [None, fix]},
+                )
+                for c in changed
+            ],
+            batch_size=1000,
+        )
+        refreshed = Customer.objects.filter(pk__in=[c.pk for c in changed]).prefetch_related(
+            "tags", "emails", "phones", "addresses"
+        )
+        outbox.emit_many(
+            outbox.build(
+                "customer.updated",
+                {**customer_payload(c), "changed_fields": sorted(changes[c.pk])},
+                aggregate=c,
+            )
+            for c in refreshed
+        )
+    # Unchanged records may still carry a stale issue bit (scored before a rule changed):
+    # rescoring them keeps the report honest and the job from finding them again.
+    unchanged = [c for c in targets if not changes[c.pk]]
+    if unchanged:
+        quality.rescore(Customer.objects.filter(pk__in=[c.pk for c in unchanged]))
+    return BulkResult(done=len(changed), skipped=skipped)
+
+
+def _refresh_derived_batch(customers: list[Customer]) -> None:
+    """refresh_derived_fields for many customers in four queries."""
+    ids = [c.pk for c in customers]
+    emails: dict[int, list[str]] = {i: [] for i in ids}
+    for cid, email in (
+        EmailAddress.objects.filter(customer_id__in=ids)
+        .order_by("-is_primary", "id")
+        .values_list("customer_id", "email")
+    ):
+        emails[cid].append(email)
+    phones: dict[int, list[str]] = {i: [] for i in ids}
+    for cid, e164 in (
+        PhoneNumber.objects.filter(customer_id__in=ids)
+        .order_by("-is_primary", "id")
+        .values_list("customer_id", "e164")
+    ):
+        phones[cid].append(e164)
+    first_address = quality.primary_addresses(ids)
+    organizations: dict[int, list[str]] = {i: [] for i in ids}
+    for pid, name in Affiliation.objects.filter(person_id__in=ids).values_list(
+        "person_id", "organization__organization_name"
+    ):
+        organizations[pid].append(name)
+    for customer in customers:
+        address = first_address.get(customer.pk)
+        customer.primary_email = emails[customer.pk][0] if emails[customer.pk] else ""
+        customer.primary_phone = phones[customer.pk][0] if phones[customer.pk] else ""
+        customer.city = address.city if address else ""
+        customer.country = address.country if address else ""
+        customer.display_name = display_name_for(customer)
+        customer.search_text = search_text_for(
+            customer, emails[customer.pk], phones[customer.pk], organizations[customer.pk]
+        )
+        quality.apply(customer, address)
+
+
 # --- GDPR: export a person's data, erase a person ------------------------------------
 
 
@@ -1337,6 +1588,7 @@ def customer_erase(*, actor: Any, customer: Customer) -> Customer:
     customer.primary_email = customer.primary_phone = customer.city = customer.country = ""
     customer.display_name = label
     customer.search_text = label.lower()
+    quality.apply(customer, None)
     customer.version = F("version") + 1
     customer.save()
     customer.refresh_from_db()

@@ -22,7 +22,7 @@ from rapport.core import registry
 from rapport.core.errors import Conflict
 from rapport.core.http import AuthedRequest
 from rapport.core.permissions import can
-from rapport.customers import selectors, services
+from rapport.customers import quality, selectors, services
 from rapport.customers.custom_fields import definitions as custom_definitions
 from rapport.customers.forms import (
     AddressFormSet,
@@ -66,6 +66,7 @@ LIST_COLUMNS = [
     ("city", "Place"),
     (None, "Owner"),
     (None, "Tags"),
+    ("quality", "Quality"),
     ("created", "Created"),
 ]
 
@@ -192,9 +193,19 @@ def customer_list(request: AuthedRequest) -> HttpResponse:
         "teams": teams,
         "tags": selectors.tag_names(),
         "choice_fields": choice_fields,
+        "quality_issues": [(info.key, info.label) for info in quality.ISSUES],
         "more_filters_open": any(
             params.get(k)
-            for k in ("team", "city", "source", "created_after", "created_before", "has_email")
+            for k in (
+                "team",
+                "city",
+                "source",
+                "created_after",
+                "created_before",
+                "has_email",
+                "quality_below",
+                "quality_issue",
+            )
         )
         or any(f["active"] for f in choice_fields),
         "saved_views": list(selectors.saved_views(actor=request.user)),
@@ -573,6 +584,7 @@ def customer_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         "can_edit": can(request.user, "edit", customer),
         "can_delete": can(request.user, "delete", customer),
         "can_export": can(request.user, "export", customer),
+        "quality_issues": quality.describe(customer.quality_issues),
         "note_form": NoteForm(),
         "consent_form": ConsentForm(),
         "relationship_form": RelationshipForm(),

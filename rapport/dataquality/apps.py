@@ -23,6 +23,26 @@ class DataQualityConfig(AppConfig):
                 object_type="customers.customer",
             )
         )
+        registry.add_nav(
+            registry.NavItem(
+                key="data_quality",
+                label="Data quality",
+                url_name="dataquality:quality_report",
+                icon="sparkles",
+                order=75,
+                object_type="customers.customer",
+            )
+        )
+        scheduler.every(
+            "customers.quality_rescore",
+            "rapport.dataquality.tasks.rescore_scheduled",
+            dt.timedelta(days=1),
+        )
+        scheduler.every(
+            "dataquality.quality_report",
+            "rapport.dataquality.tasks.report_scheduled",
+            dt.timedelta(hours=1),
+        )
         scheduler.every(
             "dataquality.prune_uploads",
             "rapport.dataquality.tasks.prune_uploads",

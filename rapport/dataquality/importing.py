@@ -36,7 +36,7 @@ from django.utils import timezone
 from rapport.core import audit, outbox
 from rapport.core.models import AuditAction, AuditLogEntry, OutboxEvent
 from rapport.core.permissions import can, require
-from rapport.customers import normalize
+from rapport.customers import normalize, quality
 from rapport.customers.custom_fields import definitions, validate_custom_fields
 from rapport.customers.models import (
     Address,
@@ -562,6 +562,8 @@ class ContactImporter:
                 [row.organization] if row.organization else [],
             )
             new.append((row, customer))
+        # Data-quality score, from the values in hand (the row validator normalised them).
+        quality.apply_batch(((c, r.address) for r, c in new), normalized=quality.ALL_NORMALIZED)
         bulk.insert([c for _, c in new], returning_ids=True)
 
         emails: list[EmailAddress] = []
@@ -844,9 +846,15 @@ class ContactImporter:
                 )
             )
         if changed_customers:
+            # Data-quality score: stored values the file left alone are checked too.
+            quality.apply_batch(
+                (c, (loaded[c.pk]["addresses"] or [None])[0]) for c in changed_customers
+            )
             Customer.objects.bulk_update(
                 changed_customers,
                 [
+                    "quality_score",
+                    "quality_issues",
                     "first_name",
                     "last_name",
                     "birth_date",
@@ -930,6 +938,7 @@ class ContactImporter:
                 org.display_name = display_name_for(org)
                 org.search_text = search_text_for(org)
                 orgs.append(org)
+            quality.apply_batch((org, None) for org in orgs)
             bulk.insert(orgs, returning_ids=True)
             for org in orgs:
                 found[org.organization_name] = org.pk

@@ -1,4 +1,4 @@
-"""Background work of imports and exports (run by `rapport worker`)."""
+"""Background work of imports, exports and cleansing (run by `rapport worker`)."""
 
 from __future__ import annotations
 
@@ -33,3 +33,42 @@ def prune_uploads() -> int:
 
     days = getattr(settings, "IMPORT_RETENTION_DAYS", 7)
     return prune(older_than=timezone.now() - dt.timedelta(days=days))
+
+
+@task()
+def report_job(*, job_id: str) -> dict[str, Any]:
+    from rapport.dataquality.cleansing import report_execute
+
+    return run_job(job_id, report_execute)
+
+
+@task()
+def cleanse_job(*, job_id: str) -> dict[str, Any]:
+    from rapport.dataquality.cleansing import cleanse_execute
+
+    return run_job(job_id, cleanse_execute)
+
+
+@task()
+def rescore_job(*, job_id: str) -> dict[str, Any]:
+    from rapport.dataquality.cleansing import rescore_execute
+
+    return run_job(job_id, rescore_execute)
+
+
+@task()
+def rescore_scheduled() -> dict[str, Any]:
+    """Every customer's data-quality score, recomputed daily (and at once after the
+    upgrade that adds it): catches records written around the services and rule changes."""
+    from rapport.dataquality.cleansing import rescore_scheduled as run
+
+    return run()
+
+
+@task()
+def report_scheduled() -> int:
+    """The data-quality report of all records, kept at most an hour old."""
+    from rapport.dataquality.cleansing import report_now
+    from rapport.dataquality.exporting import system_actor
+
+    return report_now(actor=system_actor()).records

@@ -11,4 +11,8 @@ urlpatterns = [
     path("imports/<uuid:run_id>/mapping/", views.import_mapping, name="import_mapping"),
     path("imports/<uuid:run_id>/run/", views.import_run, name="import_run"),
     path("exports/new/", views.export_new, name="export_new"),
+    path("data-quality/", views.quality_report, name="quality_report"),
+    path("data-quality/refresh/", views.quality_refresh, name="quality_refresh"),
+    path("data-quality/rescore/", views.quality_rescore, name="quality_rescore"),
+    path("data-quality/fix/<slug:fix>/", views.quality_fix, name="quality_fix"),
 ]

@@ -1,24 +1,36 @@
-"""Import wizard (upload → mapping → dry run → import) and the export page. Thin: the
-work is in services/exporting and runs as background jobs."""
+"""Import wizard (upload → mapping → dry run → import), the export page, and the
+data-quality report with its bulk fix-ups. Thin: the work is in services, exporting and
+cleansing, and runs as background jobs."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from rapport.core import selectors as core_selectors
 from rapport.core.http import AuthedRequest
+from rapport.core.models import Job
 from rapport.core.permissions import can
+from rapport.customers import selectors as customer_selectors
 from rapport.customers.models import Customer
-from rapport.dataquality import exporting, selectors, services, sources
+from rapport.dataquality import cleansing, exporting, selectors, services, sources
 from rapport.dataquality.forms import ExportForm, MappingForm, UploadForm
 from rapport.dataquality.models import ImportMapping, ImportRun, ImportStatus
+
+# A report younger than this is shown as it is; an older one is recounted (inline for a
+# small scope, in the background for a large one).
+REPORT_FRESH_FOR = dt.timedelta(minutes=5)
 
 
 def _run_or_404(request: AuthedRequest, run_id: Any) -> ImportRun:
@@ -172,3 +184,73 @@ def export_new(request: AuthedRequest) -> HttpResponse:
             "object_type": object_type,
         },
     )
+
+
+# --- Data quality: the "worst fields" report and its bulk fix-ups -----------------------
+
+
+def _report_job(request: AuthedRequest) -> Job | None:
+    """The job named by ?job= when it belongs to this user (a fix-up or a refresh)."""
+    job_id = request.GET.get("job", "")
+    if not job_id:
+        return None
+    try:
+        return core_selectors.job_for(actor=request.user, job_id=job_id)
+    except (Job.DoesNotExist, ValidationError, ValueError):
+        return None
+
+
+@login_required
+def quality_report(request: AuthedRequest) -> HttpResponse:
+    if not can(request.user, "view", Customer):
+        raise PermissionDenied("Your role does not allow viewing customers.")
+    report, running = selectors.latest_report(actor=request.user)
+    inline_limit: int = getattr(settings, "DATA_QUALITY_REPORT_INLINE_LIMIT", 20_000)
+    stale = report is None or report.computed_at < timezone.now() - REPORT_FRESH_FOR
+    if stale and running is None:
+        # Small scopes are counted now; a large one is counted in the background (the
+        # page shows the last report meanwhile).
+        visible = customer_selectors.customer_list(actor=request.user)
+        if customer_selectors.capped_count(visible, inline_limit).more:
+            if report is None:
+                running = cleansing.report_refresh(actor=request.user)
+        else:
+            report = cleansing.report_now(actor=request.user)
+    job = _report_job(request) or running
+    return render(
+        request,
+        "dataquality/quality_report.html",
+        {
+            "report": report,
+            "job": job,
+            "can_edit": can(request.user, "edit", Customer),
+            "is_admin": request.user.is_admin,
+            "list_url": reverse("customers:list"),
+        },
+    )
+
+
+@login_required
+@require_POST
+def quality_refresh(request: AuthedRequest) -> HttpResponse:
+    job = cleansing.report_refresh(actor=request.user)
+    return redirect(reverse("dataquality:quality_report") + f"?job={job.pk}")
+
+
+@login_required
+@require_POST
+def quality_fix(request: AuthedRequest, fix: str) -> HttpResponse:
+    try:
+        job = cleansing.cleanse_start(actor=request.user, fix=fix)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("dataquality:quality_report")
+    messages.success(request, f"{job.title}: started. The report updates when it is done.")
+    return redirect(reverse("dataquality:quality_report") + f"?job={job.pk}")
+
+
+@login_required
+@require_POST
+def quality_rescore(request: AuthedRequest) -> HttpResponse:
+    job = cleansing.rescore_start(actor=request.user)
+    return redirect(reverse("dataquality:quality_report") + f"?job={job.pk}")

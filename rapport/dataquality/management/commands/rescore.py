@@ -1,0 +1,37 @@
+"""`rapport rescore [--json]`: recompute every customer's data-quality score now."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from django.core.management.base import CommandParser
+
+from rapport.customers import quality
+from rapport.customers.models import Customer
+from rapport.dataquality.management.commands._cli import OneLineCommand, progress_bar
+
+
+class Command(OneLineCommand):
+    help = (
+        "Recompute the data-quality score of every customer (after an upgrade, or after "
+        "writing records around the services). Batched; writes only the scores that change."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--json", action="store_true", help='Print {"scored": n, "changed": m}.'
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        bar = progress_bar(Customer.objects.count(), "records", not options["json"])
+        scored, changed = quality.rescore(
+            on_batch=(lambda seen, _changed: bar.update(seen)) if bar is not None else None
+        )
+        if bar is not None:
+            bar.close()
+        if options["json"]:
+            sys.stdout.write(json.dumps({"scored": scored, "changed": changed}) + "\n")
+        else:
+            sys.stdout.write(f"{scored:,} records scored, {changed:,} scores changed.\n")
