@@ -200,3 +200,29 @@ def test_inline_edit_timeline_filter_and_infinite_scroll_in_the_browser(page, li
     call_box.uncheck()
     page.wait_for_function("document.querySelectorAll('.timeline-item.kind-email').length > 0")
     assert page.inner_text("#timeline-filter-count").strip() == ""
+
+
+def test_select_all_matching_extends_a_bulk_action_beyond_the_page(page, live_server):
+    from rapport.core.models import Job
+
+    rep = user_with(Scope.OWN, actions=("view", "create", "edit"))
+    for i in range(55):
+        person(rep, "Bulk", f"Person{i:02}")
+    login(page, live_server, rep)
+    page.goto(live_server.url + reverse("customers:list") + "?page_size=25")
+    assert page.locator("[data-select-matching]").is_hidden()
+    page.check("[data-select-all]")
+    page.click("[data-select-matching]")
+    assert page.inner_text("[data-bulk-count]") == "all 55 matching customers selected"
+    page.select_option("[data-bulk-action]", "tag")
+    page.fill("#bulk-form input[name=tag]", "spring")
+    assert page.inner_text("[data-bulk-submit]") == "Apply to all matching"
+    # Unticking one row goes back to "the selected rows".
+    page.locator("#bulk-form input[name=ids]").first.uncheck()
+    assert page.inner_text("[data-bulk-submit]") == "Apply to selected"
+    page.locator("#bulk-form input[name=ids]").first.check()
+    page.click("[data-select-matching]")
+    page.click("[data-bulk-submit]")
+    page.wait_for_url("**/jobs/**")
+    job = Job.objects.get(kind="customers.bulk")
+    assert job.params["filters"] == {} and job.params["action"] == "tag"
