@@ -240,6 +240,12 @@ PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="US")
 IMPORT_RETENTION_DAYS = env.int("IMPORT_RETENTION_DAYS", default=7)
 # Rows per import transaction (and per checkpoint).
 IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=2000)
+# Past this many rows, an import validates the rest in IMPORT_VALIDATION_PROCESSES worker
+# processes while it writes (0 processes: all in the importing process).
+IMPORT_PARALLEL_AFTER_ROWS = env.int("IMPORT_PARALLEL_AFTER_ROWS", default=20_000)
+IMPORT_VALIDATION_PROCESSES = env.int(
+    "IMPORT_VALIDATION_PROCESSES", default=1 if (os.cpu_count() or 1) >= 2 else 0
+)
 # A worker silent for this long is taken for dead and its running tasks are re-queued.
 WORKER_DEAD_AFTER_SECONDS = env.int("WORKER_DEAD_AFTER_SECONDS", default=30)
 

@@ -97,16 +97,80 @@ def normalize_phone(value: str | None, *, region: str | None = None) -> str:
     if not text:
         return ""
     region = (region or settings.PHONE_DEFAULT_REGION or "US").upper()
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException as exc:
-        raise ValidationError(f"{text!r} is not a phone number.") from exc
-    if not phonenumbers.is_valid_number(number):
+    key = _phone_key(text, region)
+    outcome = _PHONE_MEMO.get(key) if key is not None else None
+    if outcome is None:
+        outcome = _parse_phone(text, region)
+        if key is not None:
+            if len(_PHONE_MEMO) >= _MEMO_LIMIT:
+                _PHONE_MEMO.clear()
+            _PHONE_MEMO[key] = outcome
+    if outcome is _NOT_A_NUMBER:
+        raise ValidationError(f"{text!r} is not a phone number.")
+    if outcome is _INVALID:
         raise ValidationError(
             f"{text!r} is not a valid phone number"
             + ("." if text.startswith("+") else f" in region {region} (add the +country code).")
         )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return outcome
+
+
+def phone_national_number(e164: str) -> str:
+    """The national significant number of a stored E.164 phone (what a person dials in
+    the country without the trunk prefix), as phonenumbers gives it; ValueError when it
+    does not parse."""
+    national = _NATIONAL_MEMO.get(e164)
+    if national is None:
+        try:
+            national = str(phonenumbers.parse(e164).national_number)
+        except phonenumbers.NumberParseException as exc:
+            raise ValueError(e164) from exc
+        _remember_national(e164, national)
+    return national
+
+
+# phonenumbers costs ~60 µs a number; files repeat numbers (switchboards, shared lines,
+# one number written several ways), so outcomes are remembered, bounded. The key is what
+# phonenumbers' result depends on for text made only of ASCII digits, spaces, ( ) . - and
+# one leading +: the region, the + and the digits (it drops that punctuation, and such text
+# can hold no extension, letters or second number). tests/test_normalize.py holds the two
+# paths equal. Other text is parsed every time.
+_PHONE_KEY_TEXT = re.compile(r"\+?[0-9 ().\-]+")
+_PHONE_PUNCTUATION = str.maketrans("", "", " ().-+")
+_NOT_A_NUMBER = "not a number"
+_INVALID = "invalid"
+_MEMO_LIMIT = 200_000
+_PHONE_MEMO: dict[tuple[str, str], str] = {}
+_NATIONAL_MEMO: dict[str, str] = {}
+
+
+def _phone_key(text: str, region: str) -> tuple[str, str] | None:
+    if len(text) > 250 or not _PHONE_KEY_TEXT.fullmatch(text):
+        return None
+    digits = text.translate(_PHONE_PUNCTUATION)
+    if len(digits) < 3:  # phonenumbers treats 2-digit text by its punctuation
+        return None
+    return region, ("+" + digits if text[0] == "+" else digits)
+
+
+def _parse_phone(text: str, region: str) -> str:
+    """E.164, or one of the two failure markers (the messages are made per text)."""
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return _NOT_A_NUMBER
+    if not phonenumbers.is_valid_number(number):
+        return _INVALID
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    # Search text wants the national form of the stored number: keep it from this parse.
+    _remember_national(e164, str(number.national_number))
+    return e164
+
+
+def _remember_national(e164: str, national: str) -> None:
+    if len(_NATIONAL_MEMO) >= _MEMO_LIMIT:
+        _NATIONAL_MEMO.clear()
+    _NATIONAL_MEMO[e164] = national
 
 
 # Names pycountry does not carry (or carries only in a longer official form), and the
@@ -323,6 +387,7 @@ def normalize_postcode(value: str | None, country: str | None = None) -> str:
     raise ValidationError(f"{text!r} is not a valid postcode for {country}{example}.")
 
 
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%d.%m.%Y", "%Y%m%d")
 _MONTH_FORMATS = ("%d %B %Y", "%d %b %Y", "%B %d %Y", "%b %d %Y")
 _ISO_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
@@ -342,6 +407,10 @@ def parse_date(value: str | dt.date | None) -> dt.date | None:
     text = clean_text(value)
     if not text:
         return None
+    if _ISO_DATE.fullmatch(text):
+        # What the first format gives, without strptime's cost (imports parse millions).
+        with contextlib.suppress(ValueError):
+            return dt.date.fromisoformat(text)
     for fmt in _DATE_FORMATS:
         try:
             return dt.datetime.strptime(text, fmt).date()

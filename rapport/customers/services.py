@@ -299,10 +299,8 @@ def search_text_for(
     for phone in phones:
         digits = normalize.phone_digits(phone)
         parts.append(digits)
-        try:
-            import phonenumbers
-
-            parts.append(str(phonenumbers.parse(phone).national_number))
+        try:  # noqa: SIM105
+            parts.append(normalize.phone_national_number(phone))
         except Exception:  # noqa: S110  (an unparsable stored phone only loses one search form)
             pass
     parts.extend(organization_names)

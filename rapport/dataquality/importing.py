@@ -22,14 +22,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -52,14 +55,18 @@ from rapport.customers.models import (
     Tag,
 )
 from rapport.customers.schemas import CUSTOMER_SCALAR_FIELDS
+from rapport.customers.selectors import follow_merges
 from rapport.customers.services import display_name_for, search_text_for
 from rapport.dataquality import bulk
 from rapport.dataquality.mapping import CUSTOMER_TYPE, ResolvedMapping
 from rapport.dataquality.models import ImportRowError, ImportRun, UpsertBy
+from rapport.dataquality.parallel import ValidationPool, default_processes
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 2000
+# Files longer than this validate the rest of their rows in worker processes.
+DEFAULT_PARALLEL_AFTER_ROWS = 20_000
 MAX_ERRORS_IN_MEMORY = 10_000
 
 ADDRESS_FIELDS = ("address_line1", "address_line2", "city", "postcode", "region", "country")
@@ -123,6 +130,9 @@ class ContactRow:
     address: dict[str, str] | None = None
     tags: list[str] = field(default_factory=list)
     custom: dict[str, Any] = field(default_factory=dict)
+    # What the customer gets if the row creates one (see RowValidator._derive).
+    display_name: str = ""
+    search_text: str = ""
 
     def key(self, upsert_by: str) -> str | None:
         return self.email if upsert_by == UpsertBy.EMAIL else self.external_id
@@ -132,29 +142,54 @@ class RowValidator:
     """Turns the cells of one row into a ContactRow or a list of field errors.
 
     Values that repeat across a file are normalised once: the caches make a million-row
-    file cost one lookup per distinct country, date, tag list and e-mail domain."""
+    file cost one lookup per distinct name, city, country, date, postcode, tag list,
+    organization and e-mail domain (each cache is bounded). It reads no database, so it
+    also runs in the validation worker processes (rapport.dataquality.parallel)."""
 
-    def __init__(self, resolved: ResolvedMapping, custom_defs: dict[str, CustomFieldDefinition]):
-        self.positions = resolved.positions
+    def __init__(self, positions: dict[str, int], custom_defs: dict[str, CustomFieldDefinition]):
+        self.positions = positions
         self.custom_defs = custom_defs
-        self._country: dict[str, str | ValidationError] = {}
-        self._date: dict[str, dt.date | ValidationError | None] = {}
+        self._country: dict[Any, Any] = {}
+        self._date: dict[Any, Any] = {}
+        self._name: dict[Any, Any] = {}
+        self._text: dict[Any, Any] = {}
+        self._postcode: dict[Any, Any] = {}
         self._tags: dict[str, list[str]] = {}
         self._domain: dict[str, str | None] = {}
-        self.custom_positions = {f[3:]: i for f, i in self.positions.items() if f.startswith("cf:")}
+        self.custom_positions = {f[3:]: i for f, i in positions.items() if f.startswith("cf:")}
+        self._columns = [(name, positions.get(name)) for name in _CONTACT_COLUMNS]
 
-    def _cached(self, cache: dict[str, Any], key: str, fn: Callable[[str], Any]) -> Any:
+    def __getstate__(self) -> dict[str, Any]:
+        # Sent to the validation workers: the settings, not the caches.
+        return {"positions": self.positions, "custom_defs": self.custom_defs}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["positions"], state["custom_defs"])  # type: ignore[misc]
+
+    @staticmethod
+    def _cached(cache: dict[Any, Any], key: Any, fn: Callable[..., Any], *args: Any) -> Any:
+        """fn(*args) (or its ValidationError, raised again), remembered under `key`."""
         try:
             value = cache[key]
         except KeyError:
             try:
-                value = fn(key)
+                value = fn(*args)
             except ValidationError as exc:
                 value = exc
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
             cache[key] = value
         if isinstance(value, ValidationError):
             raise value
         return value
+
+    def _name_of(self, text: str) -> str:
+        return self._cached(self._name, text, normalize.normalize_name, text)
+
+    def _clean(self, text: str, max_length: int) -> str:
+        if len(text) <= max_length and text.isprintable() and "  " not in text:
+            return text  # what clean_text returns for stripped text like this, uncached
+        return self._cached(self._text, (text, max_length), _clean_text, text, max_length)
 
     def email(self, text: str) -> str:
         """email-validator's result, with the domain validated once per distinct domain and
@@ -167,6 +202,8 @@ class RowValidator:
                     normalized_domain = normalize.normalize_email(f"a@{domain}").split("@")[1]
                 except ValidationError:
                     normalized_domain = None
+                if len(self._domain) >= _CACHE_LIMIT:
+                    self._domain.clear()
                 self._domain[domain] = normalized_domain
             if normalized_domain is not None:
                 return f"{local.lower()}@{normalized_domain}"
@@ -178,104 +215,194 @@ class RowValidator:
             parts = text.replace(",", ";").split(";")
             cleaned = {normalize.clean_text(p)[:50].lower() for p in parts}
             cached = sorted(p for p in cleaned if p)
+            if len(self._tags) >= _CACHE_LIMIT:
+                self._tags.clear()
             self._tags[text] = cached
         return cached
 
     def validate(self, number: int, cells: list[str]) -> ContactRow | list[RowError]:
         errors: list[RowError] = []
-        row = ContactRow(row=number, raw=cells)
         width = len(cells)
-
-        def cell(name: str) -> str:
-            i = self.positions.get(name)
+        values: dict[str, str] = {}
+        for name, i in self._columns:
             text = cells[i].strip() if i is not None and i < width else ""
             # Undo the export's formula neutralisation ('+4415…), so exports re-import.
             if text[:1] == "'" and text[1:2] in _FORMULA_STARTS:
-                return text[1:]
-            return text
+                text = text[1:]
+            values[name] = text
+        row = ContactRow(row=number, raw=cells)
 
-        def attempt(name: str, fn: Callable[[], Any]) -> Any:
+        def fail(name: str, exc: ValidationError) -> None:
+            errors.append(RowError(number, name, " ".join(exc.messages)))
+
+        # Field by field, in the order the errors are reported.
+        if text := values["external_id"]:
             try:
-                return fn()
+                row.external_id = self._clean(text, 100)
             except ValidationError as exc:
-                errors.append(RowError(number, name, " ".join(exc.messages)))
-                return None
-
-        if text := cell("external_id"):
-            row.external_id = attempt(
-                "external_id", lambda: normalize.clean_text(text, max_length=100)
-            )
-        if text := cell("first_name"):
-            row.first_name = attempt("first_name", lambda: normalize.normalize_name(text))
-        if text := cell("last_name"):
-            row.last_name = attempt("last_name", lambda: normalize.normalize_name(text))
-        if text := cell("email"):
-            row.email = attempt("email", lambda: self.email(text))
+                fail("external_id", exc)
+        if text := values["first_name"]:
+            try:
+                row.first_name = self._name_of(text)
+            except ValidationError as exc:
+                fail("first_name", exc)
+        if text := values["last_name"]:
+            try:
+                row.last_name = self._name_of(text)
+            except ValidationError as exc:
+                fail("last_name", exc)
+        if text := values["email"]:
+            try:
+                row.email = self.email(text)
+            except ValidationError as exc:
+                fail("email", exc)
         country = ""
-        if text := cell("country"):
-            country = (
-                attempt(
-                    "country",
-                    lambda: self._cached(self._country, text, normalize.normalize_country),
-                )
-                or ""
-            )
-        if text := cell("phone"):
+        if text := values["country"]:
+            try:
+                country = self._cached(self._country, text, normalize.normalize_country, text)
+            except ValidationError as exc:
+                fail("country", exc)
+        if text := values["phone"]:
             row.phone_raw = text[:50]
-            row.phone = attempt(
-                "phone", lambda: normalize.normalize_phone(text, region=country or None)
-            )
-        if text := cell("birth_date"):
-            row.birth_date = attempt(
-                "birth_date", lambda: self._cached(self._date, text, normalize.parse_birth_date)
-            )
-        if text := cell("organization"):
-            row.organization = attempt(
-                "organization", lambda: normalize.clean_text(text, max_length=200)
-            )
-        if any(cell(f) for f in ADDRESS_FIELDS):
-            postcode = cell("postcode")
-            address = {
-                "line1": cell("address_line1"),
-                "line2": cell("address_line2"),
-                "city": cell("city"),
-                "region": cell("region"),
-                "country": country,
-                "postcode": "",
-            }
+            try:
+                row.phone = normalize.normalize_phone(text, region=country or None)
+            except ValidationError as exc:
+                fail("phone", exc)
+        if text := values["birth_date"]:
+            try:
+                row.birth_date = self._cached(self._date, text, normalize.parse_birth_date, text)
+            except ValidationError as exc:
+                fail("birth_date", exc)
+        if text := values["organization"]:
+            try:
+                row.organization = self._clean(text, 200)
+            except ValidationError as exc:
+                fail("organization", exc)
+        line1, line2, city = values["address_line1"], values["address_line2"], values["city"]
+        postcode, region = values["postcode"], values["region"]
+        if line1 or line2 or city or postcode or region or country or values["country"]:
+            address = {"line1": "", "line2": "", "city": "", "region": "", "country": country}
+            address["postcode"] = ""
             if postcode:
-                address["postcode"] = (
-                    attempt("postcode", lambda: normalize.normalize_postcode(postcode, country))
-                    or ""
-                )
-            for key, limit in (("line1", 200), ("line2", 200), ("region", 100)):
-                address[key] = (
-                    attempt(
-                        f"address_{key}" if key != "region" else "region",
-                        lambda k=key, n=limit: normalize.clean_text(address[k], max_length=n),  # type: ignore[misc]
+                try:
+                    address["postcode"] = self._cached(
+                        self._postcode,
+                        (postcode, country),
+                        normalize.normalize_postcode,
+                        postcode,
+                        country,
                     )
-                    or ""
-                )
-            address["city"] = (
-                attempt("city", lambda: normalize.normalize_name(address["city"])) or ""
-            )
+                except ValidationError as exc:
+                    fail("postcode", exc)
+            for key, name, text, limit in (
+                ("line1", "address_line1", line1, 200),
+                ("line2", "address_line2", line2, 200),
+                ("region", "region", region, 100),
+            ):
+                if text:
+                    try:
+                        address[key] = self._clean(text, limit)
+                    except ValidationError as exc:
+                        fail(name, exc)
+            if city:
+                try:
+                    address["city"] = self._name_of(city)
+                except ValidationError as exc:
+                    fail("city", exc)
             row.address = address
-        if text := cell("tags"):
+        if text := values["tags"]:
             row.tags = self.tags(text)
         if self.custom_positions:
-            values = {k: cells[i] if i < width else "" for k, i in self.custom_positions.items()}
-            values = {k: v for k, v in values.items() if v.strip()}
-            if values:
+            custom = {k: cells[i] if i < width else "" for k, i in self.custom_positions.items()}
+            custom = {k: v for k, v in custom.items() if v.strip()}
+            if custom:
                 try:
                     row.custom = validate_custom_fields(
-                        CUSTOMER_TYPE, values, partial=True, known=self.custom_defs
+                        CUSTOMER_TYPE, custom, partial=True, known=self.custom_defs
                     )
                 except ValidationError as exc:
                     for key, messages in exc.message_dict.items():
                         errors.append(RowError(number, f"cf:{key}", " ".join(messages)))
         if errors:
             return errors
+        self._derive(row)
         return row
+
+    @staticmethod
+    def _derive(row: ContactRow) -> None:
+        """The display name and search text the row's customer has if it is created (an
+        update recomputes them from the stored record). Done here, not in the writing
+        process, because validation runs in parallel with the writes."""
+        person = _NewPerson(
+            first_name=row.first_name or "",
+            last_name=row.last_name or "",
+            external_id=row.external_id,
+            primary_email=row.email or "",
+            primary_phone=row.phone or "",
+        )
+        row.display_name = display_name_for(cast(Customer, person))
+        person.display_name = row.display_name
+        row.search_text = search_text_for(
+            cast(Customer, person),
+            [row.email] if row.email else [],
+            [row.phone] if row.phone else [],
+            [row.organization] if row.organization else [],
+        )
+
+
+@contextmanager
+def _bulk_load_settings() -> Iterator[None]:
+    """SQLite: let the write-ahead log grow to ~80 MB before it is copied back into the
+    database file, instead of after every batch (4 MB by default): a page that many
+    batches change (index and full-text pages) is written back once, not once a batch.
+    Only this connection's setting; restored afterwards."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        (before,) = cursor.fetchone()
+        cursor.execute(f"PRAGMA wal_autocheckpoint = {_WAL_PAGES_BETWEEN_CHECKPOINTS}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA wal_autocheckpoint = {int(before)}")
+
+
+_WAL_PAGES_BETWEEN_CHECKPOINTS = 20_000
+
+
+@dataclass
+class _NewPerson:
+    """What display_name_for and search_text_for read of a person about to be created."""
+
+    first_name: str
+    last_name: str
+    external_id: str | None
+    primary_email: str
+    primary_phone: str
+    kind: str = CustomerKind.PERSON
+    organization_name: str = ""
+    display_name: str = ""
+
+
+def _clean_text(text: str, max_length: int) -> str:
+    return normalize.clean_text(text, max_length=max_length)
+
+
+_CACHE_LIMIT = 100_000
+_CONTACT_COLUMNS = (
+    "external_id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "organization",
+    "birth_date",
+    *ADDRESS_FIELDS,
+    "tags",
+)
 
 
 _FORMULA_STARTS = frozenset("=+-@\t\r")
@@ -320,7 +447,7 @@ class ContactImporter:
             # The system (CLI) acts with full access; a user needs create access at least.
             require(actor, "create", Customer)
         custom_defs = definitions(CUSTOMER_TYPE)
-        self.validator = RowValidator(resolved, custom_defs)
+        self.validator = RowValidator(resolved.positions, custom_defs)
         self.result = ImportResult()
         if run is not None:
             self.result.created = run.created
@@ -336,28 +463,55 @@ class ContactImporter:
         keys: set[str] = set()
         failed: list[tuple[list[RowError], list[str]]] = []
         consumed = 0
-        for index, (number, cells) in enumerate(rows):
-            if index < skip:
-                continue
-            consumed += 1
-            outcome = self.validator.validate(number, cells)
-            if isinstance(outcome, list):
-                failed.append((outcome, cells))
-            else:
-                row_keys = self._keys(outcome)
-                if row_keys & keys:
-                    # The same record twice in a batch: commit the first before the second
-                    # so that the second updates it (last row wins, as in a spreadsheet).
-                    self._commit(batch, failed, consumed - 1)
-                    batch, keys, failed, consumed = [], set(), [], 1
-                batch.append(outcome)
-                keys |= row_keys
-            if consumed >= self.batch_size:
+        # A restarted import skips the rows its checkpoint says are committed.
+        outcomes = self._outcomes(islice(rows, skip, None))
+        with closing(outcomes), _bulk_load_settings():
+            for _number, cells, outcome in outcomes:
+                consumed += 1
+                if isinstance(outcome, list):
+                    failed.append((outcome, cells))
+                else:
+                    row_keys = self._keys(outcome)
+                    if row_keys & keys:
+                        # The same record twice in a batch: commit the first before the
+                        # second so that the second updates it (last row wins, as in a
+                        # spreadsheet).
+                        self._commit(batch, failed, consumed - 1)
+                        batch, keys, failed, consumed = [], set(), [], 1
+                    batch.append(outcome)
+                    keys |= row_keys
+                if consumed >= self.batch_size:
+                    self._commit(batch, failed, consumed)
+                    batch, keys, failed, consumed = [], set(), [], 0
+            if consumed:
                 self._commit(batch, failed, consumed)
-                batch, keys, failed, consumed = [], set(), [], 0
-        if consumed:
-            self._commit(batch, failed, consumed)
         return self.result
+
+    def _outcomes(
+        self, rows: Iterator[tuple[int, list[str]]]
+    ) -> Generator[tuple[int, list[str], ContactRow | list[RowError]], None, None]:
+        """Each row with its validation outcome, in file order. Past the first
+        IMPORT_PARALLEL_AFTER_ROWS rows (a file that is worth it), the rest are validated
+        in IMPORT_VALIDATION_PROCESSES worker processes while this one writes."""
+        serial = getattr(settings, "IMPORT_PARALLEL_AFTER_ROWS", DEFAULT_PARALLEL_AFTER_ROWS)
+        processes = getattr(settings, "IMPORT_VALIDATION_PROCESSES", default_processes())
+        for number, cells in islice(rows, serial):
+            yield number, cells, self.validator.validate(number, cells)
+        if processes <= 0:
+            for number, cells in rows:
+                yield number, cells, self.validator.validate(number, cells)
+            return
+        pool = ValidationPool(
+            self.validator,
+            processes=processes,
+            overrides={"PHONE_DEFAULT_REGION": settings.PHONE_DEFAULT_REGION},
+        )
+        try:
+            yield from pool.outcomes(rows)
+        except BaseException:
+            pool.close()
+            raise
+        pool.close(wait=True)
 
     def _keys(self, row: ContactRow) -> set[str]:
         keys = set()
@@ -471,6 +625,9 @@ class ContactImporter:
         by_external: dict[str, Customer] = {}
         if external_ids:
             by_external = {c.external_id: c for c in base.filter(external_id__in=external_ids)}  # type: ignore[misc]
+        # External ids of records merged away: the row goes to the record they live on.
+        via_merge = self._merged_away(external_ids - by_external.keys(), base)
+        by_external.update(via_merge)
         by_email: dict[str, list[Customer]] = {}
         if self.upsert_by == UpsertBy.EMAIL:
             emails = {r.email for r in batch if r.email}
@@ -504,6 +661,8 @@ class ContactImporter:
                     continue
             else:
                 match = by_external.get(row.external_id or "")
+            if row.external_id in via_merge:
+                row.external_id = None  # the survivor keeps its own; the id stays on the tombstone
             if match is None:
                 if not (row.first_name or row.last_name or row.email or row.phone):
                     fail(row, "last_name", "A person needs a name, an e-mail or a phone number.")
@@ -518,6 +677,25 @@ class ContactImporter:
                 continue
             plan.updates.append((row, match))
         return plan
+
+    @staticmethod
+    def _merged_away(external_ids: set[str], live: Any) -> dict[str, Customer]:
+        if not external_ids:
+            return {}
+        merged = dict(
+            Customer.objects.filter(
+                external_id__in=external_ids, merged_into__isnull=False
+            ).values_list("external_id", "pk")
+        )
+        if not merged:
+            return {}
+        survivor_of = follow_merges(merged.values())
+        survivors = {c.pk: c for c in live.filter(pk__in=set(survivor_of.values()))}
+        return {
+            ext: survivors[survivor_of[pk]]
+            for ext, pk in merged.items()
+            if survivor_of[pk] in survivors
+        }
 
     # --- writing ----------------------------------------------------------------------
 
@@ -534,34 +712,39 @@ class ContactImporter:
         owner_id = self.owner_id if self.owner_id is not None else getattr(self.actor, "pk", None)
 
         # Creates ---------------------------------------------------------------------
+        # Every new row starts as a copy of one template per model (bulk.clone): the
+        # constructor's per-field work is done once per batch, not once per object.
+        person = Customer(
+            kind=CustomerKind.PERSON,
+            owner_id=owner_id,
+            team_id=self.team_id,
+            source="import",
+            created_at=now,
+            updated_at=now,
+            lifecycle_changed_at=now,
+        )
         new: list[tuple[ContactRow, Customer]] = []
         for row in plan.creates:
-            customer = Customer(
-                kind=CustomerKind.PERSON,
-                first_name=row.first_name or "",
-                last_name=row.last_name or "",
-                birth_date=row.birth_date,
-                external_id=row.external_id,
-                custom_fields=row.custom,
-                primary_email=row.email or "",
-                primary_phone=row.phone or "",
-                city=(row.address or {}).get("city", ""),
-                country=(row.address or {}).get("country", ""),
-                owner_id=owner_id,
-                team_id=self.team_id,
-                source="import",
-                created_at=now,
-                updated_at=now,
-                lifecycle_changed_at=now,
+            address = row.address or {}
+            new.append(
+                (
+                    row,
+                    bulk.clone(
+                        person,
+                        first_name=row.first_name or "",
+                        last_name=row.last_name or "",
+                        birth_date=row.birth_date,
+                        external_id=row.external_id,
+                        custom_fields=row.custom,
+                        primary_email=row.email or "",
+                        primary_phone=row.phone or "",
+                        city=address.get("city", ""),
+                        country=address.get("country", ""),
+                        display_name=row.display_name,
+                        search_text=row.search_text,
+                    ),
+                )
             )
-            customer.display_name = display_name_for(customer)
-            customer.search_text = search_text_for(
-                customer,
-                [row.email] if row.email else [],
-                [row.phone] if row.phone else [],
-                [row.organization] if row.organization else [],
-            )
-            new.append((row, customer))
         # Data-quality score, from the values in hand (the row validator normalised them).
         quality.apply_batch(((c, r.address) for r, c in new), normalized=quality.ALL_NORMALIZED)
         bulk.insert([c for _, c in new], returning_ids=True)
@@ -572,59 +755,53 @@ class ContactImporter:
         links: list[CustomerTag] = []
         affiliations: list[Affiliation] = []
         loaded: dict[int, dict[str, list[Any]]] = {}
+        email_of = EmailAddress(kind=ContactKind.WORK, is_primary=True)
+        phone_of = PhoneNumber(kind=ContactKind.MOBILE, is_primary=True)
+        address_of = Address(kind=AddressKind.HOME, is_primary=True)
+        tag_of = CustomerTag()
+        member_of = Affiliation(created_at=now, updated_at=now)
+        created_audit = audit.entry(
+            actor=self.actor,
+            action=AuditAction.CREATE,
+            object_type=CUSTOMER_TYPE,
+            object_id="",
+        )
+        created_events: list[OutboxEvent] = []
+        created_event = outbox.build("customer.created", {}, aggregate=new[0][1]) if new else None
+        payloads = _PayloadMaker()
         for row, customer in new:
-            bits: dict[str, list[Any]] = {"emails": [], "phones": [], "addresses": [], "tags": []}
+            cid = customer.pk
             if row.email:
-                bits["emails"].append(
-                    EmailAddress(
-                        customer=customer, email=row.email, kind=ContactKind.WORK, is_primary=True
-                    )
-                )
+                emails.append(bulk.clone(email_of, customer_id=cid, email=row.email))
             if row.phone:
-                bits["phones"].append(
-                    PhoneNumber(
-                        customer=customer,
-                        e164=row.phone,
-                        raw=row.phone_raw,
-                        kind=ContactKind.MOBILE,
-                        is_primary=True,
-                    )
+                phones.append(
+                    bulk.clone(phone_of, customer_id=cid, e164=row.phone, raw=row.phone_raw)
                 )
-            if row.address and any(row.address.values()):
-                bits["addresses"].append(
-                    Address(
-                        customer=customer, kind=AddressKind.HOME, is_primary=True, **row.address
-                    )
-                )
+            has_address = bool(row.address) and any(row.address.values())  # type: ignore[union-attr]
+            if has_address:
+                addresses.append(bulk.clone(address_of, customer_id=cid, **row.address))  # type: ignore[arg-type]
             for name in row.tags:
-                links.append(CustomerTag(customer=customer, tag_id=tag_ids[name]))
-                bits["tags"].append(SimpleNamespace(name=name))
+                links.append(bulk.clone(tag_of, customer_id=cid, tag_id=tag_ids[name]))
             if row.organization:
                 affiliations.append(
-                    Affiliation(
-                        person=customer,
-                        organization_id=org_ids[row.organization],
-                        created_at=now,
-                        updated_at=now,
-                    )
+                    bulk.clone(member_of, person_id=cid, organization_id=org_ids[row.organization])
                 )
-            emails += bits["emails"]
-            phones += bits["phones"]
-            addresses += bits["addresses"]
-            loaded[customer.pk] = bits
             audit_rows.append(
-                audit.entry(
-                    actor=self.actor,
-                    action=AuditAction.CREATE,
-                    object_type=CUSTOMER_TYPE,
-                    object_id=customer.pk,
-                    object_repr=customer.display_name,
-                    changes={
-                        k: [None, v]
-                        for k, v in audit.snapshot(customer, AUDITED).items()
-                        if v not in (None, "", [], {})
-                    }
-                    | {"source": [None, "import"]},
+                bulk.clone(
+                    created_audit,
+                    object_id=str(cid),
+                    object_repr=customer.display_name[:255],
+                    changes=_created_changes(customer),
+                )
+            )
+            assert created_event is not None
+            created_events.append(
+                bulk.clone(
+                    created_event,
+                    event_id=uuid.uuid4(),
+                    aggregate_id=str(cid),
+                    data=payloads.created(customer, row, has_address=has_address),
+                    pending_consumers=list(created_event.pending_consumers),
                 )
             )
 
@@ -650,14 +827,7 @@ class ContactImporter:
         for objs in (emails, phones, addresses, links, affiliations, audit_rows):
             bulk.insert(objs)
 
-        for _, customer in new:
-            events.append(
-                outbox.build(
-                    "customer.created",
-                    self._payload(customer, loaded[customer.pk]),
-                    aggregate=customer,
-                )
-            )
+        events += created_events
         for customer in changed:
             events.append(
                 outbox.build(
@@ -986,6 +1156,64 @@ class ContactImporter:
         ]
         data["addresses"] = [{f: getattr(a, f) for f in _ADDRESS_OUT} for a in bits["addresses"]]
         return data
+
+
+def _created_changes(customer: Customer) -> dict[str, Any]:
+    """The audit row's changes for a created customer: audit.snapshot's non-empty AUDITED
+    values as [None, value], and the source (plain strings and ids as they are)."""
+    values = customer.__dict__
+    changes: dict[str, Any] = {}
+    for name in AUDITED:
+        value = values[name]
+        if value is not None and type(value) is not str and type(value) is not int:
+            value = audit.snapshot(customer, [name])[name]
+        if value not in (None, "", [], {}):
+            changes[name] = [None, value]
+    changes["source"] = [None, "import"]
+    return changes
+
+
+class _PayloadMaker:
+    """`_payload` for the customers a batch creates, from the validated row; the batch's
+    few distinct datetimes are converted once."""
+
+    def __init__(self) -> None:
+        self._stamps: dict[dt.datetime, str] = {}
+
+    def _stamp(self, value: dt.datetime) -> str:
+        text = self._stamps.get(value)
+        if text is None:
+            text = self._stamps[value] = _json_datetime(value)
+        return text
+
+    def created(self, customer: Customer, row: ContactRow, *, has_address: bool) -> dict[str, Any]:
+        values = customer.__dict__
+        try:
+            data = {f: values[f] for f in _PAYLOAD_SCALARS}
+        except KeyError:  # a scalar that is not a plain field: the general path
+            data = {f: getattr(customer, f) for f in _PAYLOAD_SCALARS}
+        for name in ("lifecycle_changed_at", "created_at", "updated_at"):
+            data[name] = self._stamp(data[name])
+        if data["birth_date"] is not None:
+            data["birth_date"] = data["birth_date"].isoformat()
+        data["tags"] = list(row.tags)
+        data["emails"] = (
+            [{"email": row.email, "kind": _WORK, "is_primary": True}] if row.email else []
+        )
+        data["phones"] = (
+            [{"e164": row.phone, "kind": _MOBILE, "is_primary": True}] if row.phone else []
+        )
+        data["addresses"] = (
+            [{"kind": _HOME, **row.address, "is_primary": True}]  # type: ignore[dict-item]
+            if has_address
+            else []
+        )
+        return data
+
+
+_WORK = str(ContactKind.WORK.value)
+_MOBILE = str(ContactKind.MOBILE.value)
+_HOME = str(AddressKind.HOME.value)
 
 
 def _json_datetime(value: dt.datetime) -> str:

@@ -416,6 +416,16 @@ def test_integrations_that_still_send_a_merged_away_external_id_reach_the_surviv
     assert json.loads(out.getvalue())["created"] == 1
     assert Order.objects.get(external_id="O-77").customer_id == a.pk
 
+    # So does a contacts import upserting by it: the survivor is updated, nobody created.
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("external_id,first_name,last_name\nerp-b,Augusta Ada,Lovelace\n")
+    out = StringIO()
+    call_command("import", "contacts", str(contacts), "--json", stdout=out)
+    summary = json.loads(out.getvalue())
+    assert (summary["created"], summary["updated"], summary["failed"]) == (0, 1, 0), summary
+    assert Customer.objects.get(pk=a.pk).first_name == "Augusta Ada"
+    assert Customer.objects.get(pk=a.pk).external_id == "crm-a"
+
     # A bulk upsert matching on that external id updates the survivor.
     _, raw = api_key_for(admin, ["customers.customer:read", "customers.customer:write"])
     response = ApiClient(raw).post(

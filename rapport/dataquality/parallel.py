@@ -1,0 +1,132 @@
+"""Validation of import rows in worker processes while the importing process writes.
+
+Validating a contact row (phone numbers above all) is CPU work that reads no database and
+does not depend on other rows, so a large file's rows go to a small process pool in
+chunks and come back in file order: the importer sees exactly what validating in its own
+process would have given it (tests/test_parallel_validation.py holds the two equal), and
+its batching, transactions and checkpoints are unchanged. If a worker process dies, the
+rows it had are validated in the importing process and the rest of the file too.
+
+Workers are started with "spawn" (a fresh interpreter that sets Django up again), never
+forked from a process holding database connections.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import pickle
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the worker imports the engine only after django.setup()
+    from rapport.dataquality.importing import RowValidator
+
+logger = logging.getLogger(__name__)
+
+Row = tuple[int, list[str]]
+
+_validator: RowValidator | None = None
+
+
+def _start_worker(settings_module: str, overrides: dict[str, Any], state: bytes) -> None:
+    os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
+    import django
+    from django.conf import settings
+
+    django.setup()
+    for name, value in overrides.items():
+        setattr(settings, name, value)
+    global _validator
+    _validator = pickle.loads(state)  # noqa: S301 (our own validator, from our parent)
+
+
+def _validate_chunk(chunk: list[Row]) -> list[Any]:
+    assert _validator is not None
+    outcomes = []
+    for number, cells in chunk:
+        outcome = _validator.validate(number, cells)
+        if not isinstance(outcome, list):
+            outcome.raw = []  # the parent holds the cells; do not send them back
+        outcomes.append(outcome)
+    return outcomes
+
+
+class ValidationPool:
+    """`outcomes(rows)` validates rows in `processes` worker processes, in order."""
+
+    def __init__(
+        self,
+        validator: RowValidator,
+        *,
+        processes: int,
+        chunk_rows: int = 1000,
+        overrides: dict[str, Any] | None = None,
+    ) -> None:
+        from django.conf import settings
+
+        self.validator = validator
+        self.chunk_rows = chunk_rows
+        # Enough chunks in flight to keep every worker busy while the parent writes, few
+        # enough to bound memory (a chunk is ~1 MB of cells at most).
+        self.ahead = 2 * processes + 1
+        self._executor = ProcessPoolExecutor(
+            max_workers=processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(
+                os.environ.get("DJANGO_SETTINGS_MODULE") or settings.SETTINGS_MODULE,
+                overrides or {},
+                pickle.dumps(validator),
+            ),
+        )
+
+    def outcomes(self, rows: Iterator[Row]) -> Iterator[tuple[int, list[str], Any]]:
+        window: deque[tuple[list[Row], Future[list[Any]] | None]] = deque()
+        broken = False
+
+        def submit() -> bool:
+            chunk = list(islice(rows, self.chunk_rows))
+            if not chunk:
+                return False
+            window.append(
+                (chunk, None if broken else self._executor.submit(_validate_chunk, chunk))
+            )
+            return True
+
+        for _ in range(self.ahead):
+            if not submit():
+                break
+        while window:
+            chunk, future = window.popleft()
+            outcomes: list[Any] | None = None
+            if future is not None:
+                try:
+                    outcomes = future.result()
+                except Exception:
+                    # A dead worker (BrokenProcessPool) or one that could not start: this
+                    # process validates the rest itself.
+                    logger.exception("Import validation worker failed; validating in-process")
+                    broken = True
+                    self.close()
+            if outcomes is None:
+                outcomes = [self.validator.validate(number, cells) for number, cells in chunk]
+            submit()
+            for (number, cells), outcome in zip(chunk, outcomes, strict=True):
+                if not isinstance(outcome, list):
+                    outcome.raw = cells
+                yield number, cells, outcome
+
+    def close(self, *, wait: bool = False) -> None:
+        """Stop the workers; `wait` once every chunk is back (they exit at once)."""
+        self._executor.shutdown(wait=wait, cancel_futures=True)
+
+
+def default_processes() -> int:
+    """One validation worker when there is a second CPU for it: the importing process is
+    busy with the database writes, which cost about as much as the validation."""
+    return 1 if (os.cpu_count() or 1) >= 2 else 0
