@@ -692,7 +692,7 @@ class ContactImporter:
         survivor_of = follow_merges(merged.values())
         survivors = {c.pk: c for c in live.filter(pk__in=set(survivor_of.values()))}
         return {
-            ext: survivors[survivor_of[pk]]
+            str(ext): survivors[survivor_of[pk]]
             for ext, pk in merged.items()
             if survivor_of[pk] in survivors
         }
