@@ -23,6 +23,9 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--interactions", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=40)
+    parser.add_argument(
+        "--seed-only", action="store_true", help="Generate the data (resumable) and stop."
+    )
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rapport.config.settings")
@@ -120,6 +123,8 @@ def main() -> None:
     # `PRAGMA optimize` or ANALYZE after bulk loads).
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
+    if args.seed_only:
+        return
 
     client = Client()
     client.force_login(admin)

@@ -12,7 +12,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from rapport.customers import normalize
+from rapport.customers import normalize, search
 from rapport.customers.models import (
     Address,
     Customer,
@@ -71,9 +71,9 @@ def customers_for_api(
     if f.updated_after is not None:
         qs = qs.filter(updated_at__gt=f.updated_after)
     if f.q:
-        # Substring match on the search column that global search also uses; the customers
-        # app's full-text search serves the UI, the API offers this simple, exact form.
-        qs = qs.filter(search_text__contains=normalize.clean_text(f.q).lower())
+        # Global search's exact step (every term, as a substring of the search text) on the
+        # full-text index; the list keeps its own sort and keyset pages.
+        qs = search.matching(qs, normalize.clean_text(f.q))
     return qs
 
 
