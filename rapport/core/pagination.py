@@ -11,8 +11,8 @@ import base64
 import datetime as dt
 import decimal
 import json
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from django.core.exceptions import ValidationError
