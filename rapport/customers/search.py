@@ -35,7 +35,7 @@ FUZZY_BELOW = 1
 MIN_SCORE = 62
 # PostgreSQL: rows each step reads (in index order) before ranking; more matching rows
 # than this means the query is not selective, and typing more narrows it.
-POOL = 1000
+POOL = 300
 # Word-similarity thresholds of the typo step, tried in order until one finds enough: a
 # close one first (a row must share most of the query's trigrams, so common trigrams alone
 # do not make a row a candidate), then a loose one for short names with a typo.
