@@ -23,6 +23,9 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--interactions", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=40)
+    parser.add_argument(
+        "--seed-only", action="store_true", help="Generate the data (resumable) and stop."
+    )
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rapport.config.settings")
@@ -96,21 +99,54 @@ def main() -> None:
     started = time.perf_counter()
     now = timezone.now()
     hot = ids[0]  # one customer with a long timeline
-    rows: list[Interaction] = []
-    for i in range(have, args.interactions):
-        customer_id = hot if i % 50 == 0 else rng.choice(ids)
-        rows.append(
-            Interaction(
-                customer_id=customer_id,
-                kind=rng.choice(["note", "email", "call", "web_event"]),
-                summary=f"Entry {i}",
-                occurred_at=now - dt.timedelta(minutes=rng.randint(0, 1_500_000)),
-            )
+    if connection.vendor == "sqlite":
+        # Set-up, not the thing measured: plain INSERTs are ~10x faster than model
+        # instances, which matters at 10,000,000 rows. Same columns, same values.
+        table = Interaction._meta.db_table
+        sql = (
+            f"INSERT INTO {table} (customer_id, kind, channel, direction, occurred_at, "
+            "summary, body, source_type, source_id, data, created_at) "
+            "VALUES (?, ?, 'system', '', ?, ?, '', '', '', '{}', ?)"
         )
-        if len(rows) == 10_000:
-            Interaction.objects.bulk_create(rows)
-            rows = []
-    Interaction.objects.bulk_create(rows)
+        created = connection.ops.adapt_datetimefield_value(now)
+        kinds = ["note", "email", "call", "web_event"]
+        connection.ensure_connection()
+        raw = connection.connection
+        for start in range(have, args.interactions, 100_000):
+            batch_rows = []
+            for i in range(start, min(start + 100_000, args.interactions)):
+                customer_id = hot if i % 50 == 0 else rng.choice(ids)
+                occurred = now - dt.timedelta(minutes=rng.randint(0, 1_500_000))
+                batch_rows.append(
+                    (
+                        customer_id,
+                        rng.choice(kinds),
+                        connection.ops.adapt_datetimefield_value(occurred),
+                        f"Entry {i}",
+                        created,
+                    )
+                )
+            raw.execute("BEGIN IMMEDIATE")  # one transaction per 100,000 rows
+            raw.executemany(sql, batch_rows)
+            raw.execute("COMMIT")
+            print(f"\r  interactions {start + len(batch_rows):,}", end="", flush=True)
+        print()
+    else:
+        rows: list[Interaction] = []
+        for i in range(have, args.interactions):
+            customer_id = hot if i % 50 == 0 else rng.choice(ids)
+            rows.append(
+                Interaction(
+                    customer_id=customer_id,
+                    kind=rng.choice(["note", "email", "call", "web_event"]),
+                    summary=f"Entry {i}",
+                    occurred_at=now - dt.timedelta(minutes=rng.randint(0, 1_500_000)),
+                )
+            )
+            if len(rows) == 10_000:
+                Interaction.objects.bulk_create(rows)
+                rows = []
+        Interaction.objects.bulk_create(rows)
     print(
         f"interactions: {Interaction.objects.count():,} "
         f"({time.perf_counter() - started:.1f}s to generate)"
@@ -120,6 +156,8 @@ def main() -> None:
     # `PRAGMA optimize` or ANALYZE after bulk loads).
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
+    if args.seed_only:
+        return
 
     client = Client()
     client.force_login(admin)

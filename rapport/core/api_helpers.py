@@ -127,6 +127,7 @@ def keyset(
     sort: str | None,
     cursor: str | None,
     limit: int | None,
+    fetch: Callable[[models.QuerySet[M]], list[Any]] = list,
 ) -> Page[M]:
     """One keyset page; a bad sort is a 422 problem and a bad cursor a 400 problem."""
     sort_key, descending = parse_sort(sort, sorts, default_sort)
@@ -140,6 +141,7 @@ def keyset(
             descending=descending,
             cursor=cursor,
             limit=clamp_limit(limit),
+            fetch=fetch,
         )
     except (ValueError, TypeError, OverflowError) as exc:  # cursor values the column rejects
         raise ProblemError(
@@ -160,10 +162,17 @@ def keyset_list(
     sort: str | None,
     cursor: str | None,
     limit: int | None,
+    fetch: Callable[[models.QuerySet[M]], list[Any]] = list,
 ) -> Any:
     """The list response `{"items": [...], "next_cursor": "..."|null}` for one page."""
     page = keyset(
-        queryset, sorts=sorts, default_sort=default_sort, sort=sort, cursor=cursor, limit=limit
+        queryset,
+        sorts=sorts,
+        default_sort=default_sort,
+        sort=sort,
+        cursor=cursor,
+        limit=limit,
+        fetch=fetch,
     )
     return json_response({"items": serialize(page.items), "next_cursor": page.next_cursor})
 

@@ -11,6 +11,7 @@ import base64
 import datetime as dt
 import decimal
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -93,8 +94,12 @@ def keyset_page(
     descending: bool,
     cursor: str | None,
     limit: int,
+    fetch: Callable[[models.QuerySet[M]], list[Any]] = list,
 ) -> Page[M]:
-    """One page of `queryset` after `cursor`, ordered by (sort field, pk)."""
+    """One page of `queryset` after `cursor`, ordered by (sort field, pk).
+
+    `fetch` reads the sliced queryset (e.g. `rapport.core.rows.plain_values` for `.values()`
+    querysets on hot paths)."""
     sort_name = ("-" if descending else "") + sort_key.name
     field, pk = sort_key.field, "pk"
     # A NOT NULL column needs no NULL handling, and plain `ORDER BY col, id` lets the
@@ -134,7 +139,7 @@ def keyset_page(
             expr.desc(nulls_last=True) if descending else expr.asc(nulls_last=True),
             f"{prefix}pk",
         ]
-    rows = list(queryset.order_by(*ordering)[: limit + 1])
+    rows = fetch(queryset.order_by(*ordering)[: limit + 1])
     has_more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = None

@@ -32,6 +32,7 @@ from rapport.core.api_helpers import (
 )
 from rapport.core.pagination import SortKey
 from rapport.core.permissions import require
+from rapport.core.rows import plain_values
 from rapport.customers import services
 from rapport.customers.api_selectors import (
     CustomerApiFilters,
@@ -253,6 +254,7 @@ def _list(request: UserRequest, kind: str, params: CustomerListParams) -> HttpRe
         sort=params.sort,
         cursor=params.cursor,
         limit=params.limit,
+        fetch=plain_values,
     )
 
 

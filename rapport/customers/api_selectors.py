@@ -12,7 +12,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from rapport.customers import normalize
+from rapport.customers import normalize, search
 from rapport.customers.models import (
     Address,
     Customer,
@@ -71,9 +71,9 @@ def customers_for_api(
     if f.updated_after is not None:
         qs = qs.filter(updated_at__gt=f.updated_after)
     if f.q:
-        # Substring match on the search column that global search also uses; the customers
-        # app's full-text search serves the UI, the API offers this simple, exact form.
-        qs = qs.filter(search_text__contains=normalize.clean_text(f.q).lower())
+        # Global search's exact step (every term, as a substring of the search text) on the
+        # full-text index; the list keeps its own sort and keyset pages.
+        qs = search.matching(qs, normalize.clean_text(f.q))
     return qs
 
 
@@ -94,25 +94,31 @@ class ContactPoints:
 
 
 def _contact_points_sql(count: int) -> str:
-    """One UNION ALL over the four child tables (names from the models, ids as params)."""
-    marks = ", ".join(["%s"] * count)
+    """One UNION ALL over the four child tables (names from the models, ids as params).
+
+    PostgreSQL takes the ids as one array parameter (`= ANY(%s)`): psycopg's client-side
+    binding re-parses a statement with hundreds of placeholders on every call (it caches
+    only short ones), which cost more than the query. SQLite takes `IN (?, …)`.
+    """
+    in_list = f"IN ({', '.join(['%s'] * count)})"
+    ids = "= ANY(%s)" if connection.vendor == "postgresql" else in_list
     email = EmailAddress._meta.db_table
     phone = PhoneNumber._meta.db_table
     address = Address._meta.db_table
     link = CustomerTag._meta.db_table
     tag = Tag._meta.db_table
     blank = "NULL, NULL, NULL, NULL, NULL, NULL"
-    # Only table names from our models and %s placeholders are interpolated.
+    # Only table names from our models and placeholders are interpolated.
     return (
         f"SELECT 'e' AS src, customer_id, id, email, kind, is_primary, {blank} "  # noqa: S608
-        f"FROM {email} WHERE customer_id IN ({marks}) "
+        f"FROM {email} WHERE customer_id {ids} "
         f"UNION ALL SELECT 'p', customer_id, id, e164, kind, is_primary, {blank} "
-        f"FROM {phone} WHERE customer_id IN ({marks}) "
+        f"FROM {phone} WHERE customer_id {ids} "
         f"UNION ALL SELECT 'a', customer_id, id, line1, kind, is_primary, "
         f"line2, city, postcode, region, country, NULL "
-        f"FROM {address} WHERE customer_id IN ({marks}) "
+        f"FROM {address} WHERE customer_id {ids} "
         f"UNION ALL SELECT 't', l.customer_id, l.id, t.name, NULL, NULL, {blank} "
-        f"FROM {link} l JOIN {tag} t ON t.id = l.tag_id WHERE l.customer_id IN ({marks}) "
+        f"FROM {link} l JOIN {tag} t ON t.id = l.tag_id WHERE l.customer_id {ids} "
         "ORDER BY 1, 2, 6 DESC, 3"
     )
 
@@ -132,7 +138,8 @@ def contact_points_for(customer_ids: list[int]) -> ContactPoints:
     if not ids:
         return ContactPoints(emails, phones, addresses, tags)
     with connection.cursor() as cursor:
-        cursor.execute(_contact_points_sql(len(ids)), ids * 4)
+        params: list[Any] = [ids] * 4 if connection.vendor == "postgresql" else ids * 4
+        cursor.execute(_contact_points_sql(len(ids)), params)
         rows = cursor.fetchall()
     for (
         src,

@@ -5,6 +5,14 @@ sync by triggers (migration 0003). PostgreSQL: pg_trgm (ILIKE and word similarit
 GIN trigram index) plus a `simple` tsvector index for whole-word prefixes. Both find
 candidates inside the actor's record scope in SQL; rapidfuzz then re-ranks them so a
 typo ("jhon smiht") still finds "John Smith". See docs/decisions/0201-search-on-each-database.md.
+
+On PostgreSQL every step reads a bounded pool of candidates (`POOL`) before anything is
+ranked, and the typo step first asks for a close word similarity (few rows share most of
+a query's trigrams) before a loose one: a query made of common trigrams ("grace", in a
+table where one row in ten has it) would otherwise make the database compute word
+similarity for every such row. Terms under three characters never drive a trigram scan.
+
+`matching` is the exact step alone, as a queryset filter: the API's `q` parameter uses it.
 """
 
 from __future__ import annotations
@@ -13,6 +21,8 @@ import re
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 from rapidfuzz import fuzz
 
 from rapport.core.permissions import scope_queryset
@@ -23,6 +33,16 @@ CANDIDATES = 200
 # Typo tolerance (any shared trigram, re-ranked) kicks in only when exact substrings find none.
 FUZZY_BELOW = 1
 MIN_SCORE = 62
+# PostgreSQL: rows each step reads (in index order) before ranking; more matching rows
+# than this means the query is not selective, and typing more narrows it.
+POOL = 300
+# Word-similarity thresholds of the typo step, tried in order until one finds enough: a
+# close one first (a row must share most of the query's trigrams, so common trigrams alone
+# do not make a row a candidate), then a loose one for short names with a typo.
+TYPO_THRESHOLDS = (0.6, 0.4)
+TYPO_ENOUGH = 8
+# Queries shorter than this (letters and digits) get no typo step at all.
+TYPO_MIN_LENGTH = 4
 
 
 def _terms(query: str) -> list[str]:
@@ -103,47 +123,86 @@ def _postgres_candidates(actor: Any, terms: list[str], limit: int) -> list[int]:
         return []
     scope_sql, scope_params = scope
     query = " ".join(terms)
-    substrings = " AND ".join("search_text ILIKE %s" for _ in terms)
-    words = [re.sub(r"[^\w]", "", t) for t in terms]
-    tsquery = " & ".join(f"{w}:*" for w in words if w)
-    # One arm per index (trigram ILIKE, simple tsvector, trigram word similarity), so each
-    # is an index scan; an OR of them in one WHERE ends as a scan of every row.
-    exact: list[tuple[str, list[Any]]] = [
-        (f"SELECT id FROM customers_customer WHERE {substrings}", [_like(t) for t in terms]),  # noqa: S608
-    ]
-    if tsquery:
+    long_terms = [t for t in terms if len(t) >= 3]
+    words = [w for w in (re.sub(r"[^\w]", "", t) for t in terms) if w]
+    # Each arm reads at most POOL rows of one index (no ORDER BY inside, so the scan stops
+    # early); only the pooled rows are ranked. The scope is applied inside each arm.
+    exact: list[tuple[str, list[Any]]] = []
+    if words:
         exact.append(
             (
-                "SELECT id FROM customers_customer "
-                "WHERE to_tsvector('simple', search_text) @@ to_tsquery('simple', %s)",
-                [tsquery],
+                "to_tsvector('simple', search_text) @@ to_tsquery('simple', %s)",
+                [" & ".join(f"{w}:*" for w in words)],
             )
         )
-    fuzzy = [("SELECT id FROM customers_customer WHERE %s <%% search_text", [query])]
+    if long_terms:  # a LIKE pattern under three characters has no trigram to look up
+        exact.append(
+            (
+                " AND ".join("search_text ILIKE %s" for _ in long_terms),
+                [_like(t) for t in long_terms],
+            )
+        )
+    typo = ("%s <%% search_text", [query])
+    compact = re.sub(r"\W", "", query)
+
+    def pooled(cursor: Any, arms: list[tuple[str, list[Any]]]) -> list[int]:
+        selects, params = [], []
+        for condition, arm_params in arms:
+            selects.append(
+                f"(SELECT id FROM customers_customer WHERE {condition} "  # noqa: S608
+                f"AND ({scope_sql}) LIMIT %s)"
+            )
+            params += [*arm_params, *scope_params, POOL]
+        # Only Django-compiled scope SQL and fixed fragments are interpolated.
+        sql = (
+            f"WITH pool AS MATERIALIZED ({' UNION '.join(selects)}) "  # noqa: S608
+            'SELECT c.id FROM "customers_customer" c JOIN pool ON pool.id = c.id '
+            "ORDER BY word_similarity(%s, c.search_text) DESC, c.id LIMIT %s"
+        )
+        cursor.execute(sql, (*params, query, limit))
+        return [pk for (pk,) in cursor.fetchall()]
+
     ids: list[int] = []
     with transaction.atomic(), connection.cursor() as cursor:
-        # For these statements only: a lower word-similarity threshold lets one-letter
-        # typos in short names through the index (rapidfuzz drops what is too far off),
-        # and no sequential scans: on small tables the planner underprices them, and word
-        # similarity computed for every row costs far more than it thinks.
-        cursor.execute("SET LOCAL pg_trgm.word_similarity_threshold = 0.4")
+        # No sequential scans for these statements: with LIMIT and no ORDER BY the planner
+        # may hope to find POOL rows early in the heap, and for a rare term it then reads
+        # the whole table; the indexes always answer.
         cursor.execute("SET LOCAL enable_seqscan = off")
-        for arms in (exact, exact + fuzzy):
-            sql = (
-                f"WITH matches AS ({' UNION '.join(a for a, _ in arms)}) "  # noqa: S608
-                'SELECT "customers_customer"."id" FROM "customers_customer" '
-                f'WHERE "customers_customer"."id" IN (SELECT id FROM matches) AND ({scope_sql}) '
-                'ORDER BY word_similarity(%s, "customers_customer"."search_text") DESC, '
-                '"customers_customer"."id" LIMIT %s'
-            )
-            params = [p for _, arm_params in arms for p in arm_params]
-            cursor.execute(sql, (*params, *scope_params, query, limit))
-            ids = [pk for (pk,) in cursor.fetchall()]
-            if len(ids) >= FUZZY_BELOW:
-                break
+        if exact:
+            ids = pooled(cursor, exact)
+        if len(ids) < FUZZY_BELOW and len(compact) >= TYPO_MIN_LENGTH:
+            for threshold in TYPO_THRESHOLDS:
+                cursor.execute(f"SET LOCAL pg_trgm.word_similarity_threshold = {threshold:.2f}")
+                ids = pooled(cursor, [typo])
+                if len(ids) >= TYPO_ENOUGH:
+                    break
         cursor.execute("RESET enable_seqscan")
         cursor.execute("RESET pg_trgm.word_similarity_threshold")
     return ids
+
+
+def matching(queryset: QuerySet[Customer], query: str) -> QuerySet[Customer]:
+    """`queryset` narrowed to customers whose search text contains every term of `query`.
+
+    Global search's exact step as a plain filter (no typo tolerance, no ranking), for lists
+    that keep their own order and keyset pages (the API's `q`). Served by the full-text
+    index: FTS5 trigram MATCH on SQLite, the trigram GIN index (LIKE) on PostgreSQL.
+    """
+    terms = _terms(query)
+    if connection.vendor == "sqlite":
+        long_terms = [t for t in terms if len(t) >= 3]
+        if long_terms:
+            match = " AND ".join(_fts5_quote(t) for t in long_terms)
+            queryset = queryset.filter(
+                pk__in=RawSQL(
+                    "SELECT rowid FROM customer_search WHERE customer_search MATCH %s", (match,)
+                )
+            )
+        terms = [t for t in terms if len(t) < 3]  # trigrams cannot serve these
+    for term in terms:
+        # search_text is lower-case; on PostgreSQL LIKE uses the trigram index.
+        queryset = queryset.filter(search_text__contains=term)
+    return queryset
 
 
 def candidate_ids(*, actor: Any, query: str, limit: int = CANDIDATES) -> list[int]:

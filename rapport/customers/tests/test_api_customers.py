@@ -8,12 +8,14 @@ import threading
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from rapport.core.models import IdempotencyRecord
 from rapport.customers.api import LIST_COLUMNS, customer_dicts
 from rapport.customers.models import Customer, Interaction, Relationship
 from rapport.customers.schemas import customer_payload
+from rapport.customers.services import CustomerInput
 from rapport.customers.tests.api_support import ApiClient, make_person
 from rapport.identity.tests.factories import TeamFactory, UserFactory, api_key_for, user_with
 
@@ -283,6 +285,111 @@ def test_list_rows_have_exactly_the_api_shape(api, admin_user):
     rows = list(Customer.objects.filter(pk=person.pk).values(*LIST_COLUMNS))
     assert customer_dicts(rows) == [customer_payload(customer)]
     assert api.get("/persons").json()["items"] == [customer_payload(customer)]
+
+
+def test_plain_rows_equal_the_orm_rows(admin_user):
+    """The list reads rows through a cursor (rapport.core.rows); the values must be the
+    ORM's, on each database: aware datetimes, dates, decoded JSON, booleans, NULLs."""
+    from rapport.core.rows import plain_values
+    from rapport.customers.models import CustomFieldDefinition
+
+    CustomFieldDefinition.objects.create(key="shoe_size", label="Shoe size", field_type="number")
+    make_person(admin_user, 1, birth_date="1990-05-17", lifecycle_stage="customer")
+    make_person(admin_user, 2, custom_fields={"shoe_size": 42})
+    make_person(admin_user, 3, owner_id=admin_user.pk)
+    qs = Customer.objects.order_by("pk").values(*LIST_COLUMNS)
+    plain = plain_values(qs)
+    assert plain == list(qs)
+    assert plain[0]["created_at"].tzinfo is not None
+    assert plain[0]["birth_date"] == dt.date(1990, 5, 17)
+    assert plain[1]["custom_fields"] == {"shoe_size": 42}
+    booleans = CustomFieldDefinition.objects.values("id", "required", "is_active", "choices")
+    assert (
+        plain_values(booleans)
+        == list(booleans)
+        == [{"id": booleans[0]["id"], "required": False, "is_active": True, "choices": []}]
+    )
+    # Not a values() queryset, or a column type it does not handle: the ORM reads it.
+    assert plain_values(Customer.objects.order_by("pk")) == list(Customer.objects.order_by("pk"))
+    assert plain_values(Customer.objects.none().values("id")) == []
+
+
+def test_persons_list_is_two_queries_once_the_key_is_known(
+    api, admin_user, django_assert_num_queries
+):
+    for n in range(60):
+        make_person(admin_user, n)
+    api.get("/persons")  # the key's lookup is cached and its last use stamped
+    for limit in (10, 50, 200):
+        with django_assert_num_queries(2):  # the page, and its contact points
+            assert len(api.get(f"/persons?limit={limit}").json()["items"]) == min(limit, 60)
+
+
+def test_a_team_change_applies_to_a_cached_key():
+    from rapport.customers.services import customer_update
+
+    team = TeamFactory()
+    colleague = user_with("team", teams=[team])
+    member = user_with("team", teams=[team])
+    shared = make_person(colleague, 1)
+    customer_update(actor=colleague, customer=shared, data=CustomerInput(team_id=team.pk))
+    _, raw = api_key_for(member, ["customers.customer:read"])
+    member_api = ApiClient(raw)
+    assert [r["id"] for r in member_api.get("/persons").json()["items"]] == [shared.pk]
+    member.teams.remove(team)
+    assert member_api.get("/persons").json()["items"] == []
+
+
+def test_q_is_global_search_exact_step_on_the_full_text_index(
+    api, admin_user, django_assert_num_queries
+):
+    from rapport.customers.services import EmailInput, PhoneInput
+
+    def email(address):
+        return [EmailInput(email=address)]
+
+    ada = make_person(
+        admin_user, 1, first_name="Ada", last_name="Lovelace", emails=email("a@x.org")
+    )
+    make_person(admin_user, 2, first_name="Adam", last_name="Smith", emails=email("s@x.org"))
+    grace = make_person(
+        admin_user,
+        3,
+        first_name="Grace",
+        last_name="Hopper",
+        emails=email("g@x.org"),
+        phones=[PhoneInput(number="+44 20 7946 0958")],
+    )
+
+    def ids(q):
+        response = api.get(f"/persons?q={q}")
+        assert response.status_code == 200, response.content
+        return [row["id"] for row in response.json()["items"]]
+
+    assert ids("lovelace") == [ada.pk]
+    assert ids("LOVELACE%20ada") == [ada.pk]  # every term, any order, any case
+    assert ids("ada") == [ada.pk, ids("adam")[0]]  # a substring: Ada and Adam
+    assert ids("020%207946%200958") == [grace.pk]  # a phone in national format
+    assert ids("ad%20lovelace") == [ada.pk]  # a two-letter term is checked too
+    assert ids("lovelace%20hopper") == []
+    assert ids("lovlace") == []  # no typo tolerance in a filter
+    with CaptureQueriesContext(connection) as captured:
+        ids("hopper")
+    page = next(q["sql"] for q in captured.captured_queries if "customers_customer" in q["sql"])
+    if connection.vendor == "sqlite":
+        assert "customer_search MATCH" in page
+    else:
+        assert "LIKE" in page
+
+
+def test_q_respects_record_scope():
+    own = user_with("own")
+    other = user_with("own")
+    mine = make_person(own, 1, first_name="Ada", last_name="Mine")
+    make_person(other, 2, first_name="Ada", last_name="Theirs")
+    _, raw = api_key_for(own, ["customers.customer:read"])
+    items = ApiClient(raw).get("/persons?q=ada").json()["items"]
+    assert [r["id"] for r in items] == [mine.pk]
 
 
 # --- ETag / If-Match --------------------------------------------------------------------
