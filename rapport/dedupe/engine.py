@@ -371,6 +371,9 @@ def _location_comparison() -> cl.CustomComparison:
                 cll.JaroWinklerLevel(address, 0.8),
                 cll.Or(cll.DamerauLevenshteinLevel(postcode, 1), cll.JaroWinklerLevel(city, 0.9)),
             ).configure(label_for_charts="street similar, same area"),
+            cll.JaroWinklerLevel(address, 0.92).configure(
+                label_for_charts="address nearly the same, other area"
+            ),
             cll.JaroWinklerLevel(address, 0.8).configure(label_for_charts="street similar"),
             cll.JaroWinklerLevel("address_key", 0.9).configure(
                 label_for_charts="same words, address lines mixed up"
