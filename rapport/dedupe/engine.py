@@ -241,6 +241,7 @@ PREDICTION_BLOCKING_RULES: list[Any] = [
     # line and one name each with a place.
     block_on("street_number", "postcode"),
     block_on("street_number", "birth_date"),
+    block_on("street_number", "city", "initials"),
     block_on("initials", "birth_date"),
     block_on("address2", "postcode"),
     block_on("last_name", "postcode"),
