@@ -271,7 +271,8 @@ def _name_comparison() -> cl.CustomComparison:
             cll.ColumnsReversedLevel(first, last).configure(label_for_charts="names swapped"),
             cll.And(cll.JaroWinklerLevel(first, 0.92), cll.JaroWinklerLevel(last, 0.92)),
             cll.CustomLevel(
-                _jw(f"{first}_l", f"{last}_r", 0.88) + " and " + _jw(f"{last}_l", f"{first}_r", 0.88),
+                f"{_jw(f'{first}_l', f'{last}_r', 0.88)} and "
+                f"{_jw(f'{last}_l', f'{first}_r', 0.88)}",
                 label_for_charts="names swapped, with typos",
             ),
             cll.And(cll.JaroWinklerLevel(first, 0.8), cll.JaroWinklerLevel(last, 0.8)),
@@ -342,9 +343,7 @@ def _typo_comparison(col: str) -> cl.CustomComparison:
 
 
 # The street typed in one record's first line and the other's second line.
-_LINES_CROSSED = (
-    f"{_jw('street_l', 'address2_r', 0.9)} or {_jw('address2_l', 'street_r', 0.9)}"
-)
+_LINES_CROSSED = f"{_jw('street_l', 'address2_r', 0.9)} or {_jw('address2_l', 'street_r', 0.9)}"
 
 
 def _location_comparison() -> cl.CustomComparison:
