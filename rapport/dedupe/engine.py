@@ -29,7 +29,7 @@ from splink.internals.clustering import cluster_pairwise_predictions_at_threshol
 
 logger = logging.getLogger(__name__)
 
-ENGINE_VERSION = 1
+ENGINE_VERSION = 2  # 2: λ from the model's recall, FEBRL blocking and levels
 DEFAULT_THRESHOLD = 0.9
 # Pairs at or above this probability are kept for review; those above the run threshold
 # also form clusters. Lower than the default threshold so the queue shows near misses.
