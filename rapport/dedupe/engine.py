@@ -29,7 +29,7 @@ from splink.internals.clustering import cluster_pairwise_predictions_at_threshol
 
 logger = logging.getLogger(__name__)
 
-ENGINE_VERSION = 1
+ENGINE_VERSION = 2  # 2: λ from the model's recall, FEBRL blocking and levels
 DEFAULT_THRESHOLD = 0.9
 # Pairs at or above this probability are kept for review; those above the run threshold
 # also form clusters. Lower than the default threshold so the queue shows near misses.
@@ -140,6 +140,10 @@ select
         as name_hi_mp,
     left(f.first_name, 1) as first_initial,
     left(f.last_name, 1) as last_initial,
+    -- Both initials in sorted order: the same when given and family name are swapped.
+    case when f.first_name is not null and f.last_name is not null
+         then least(left(f.first_name, 1), left(f.last_name, 1))
+              || greatest(left(f.first_name, 1), left(f.last_name, 1)) end as initials,
     strftime(f.birth_date, '%Y-%m-%d') as birth_date,
     strftime(f.birth_date, '%Y') as birth_year,
     strftime(f.birth_date, '%Y-%m') as birth_ym,
@@ -149,6 +153,10 @@ select
     case when length(f.phone_digits) >= 6 then right(f.phone_digits, 9) end as phone,
     f.address,
     f.address2,
+    -- The house number (first number in either line) and the street without it: they
+    -- survive the street and the building or locality being typed into the wrong line.
+    nullif(regexp_extract(f.address_all, '\\b([0-9]+)\\b', 1), '') as street_number,
+    nullif(trim(regexp_replace(coalesce(f.address, ''), '[0-9]+', '', 'g')), '') as street,
     -- Both address lines as one sorted bag of words: "26 chant street" + "durraween" and
     -- "26 durraween" + "chant street" (lines mixed up) compare as near-equal.
     case when f.address_all is not null
@@ -209,15 +217,16 @@ def prepare(raw: pd.DataFrame) -> pa.Table:
 PREDICTION_BLOCKING_RULES: list[Any] = [
     block_on("email"),
     block_on("phone"),
-    block_on("last_name_mp", "birth_year"),
+    # With the first initial: last-name sound and birth year alone made the largest
+    # blocks of all (most of the candidate pairs at a million records).
+    block_on("last_name_mp", "first_initial", "birth_year"),
     block_on("first_name_mp", "birth_date"),
-    block_on("first_initial", "last_initial", "postcode"),
+    block_on("initials", "postcode"),
     block_on("first_name", "last_name"),
     block_on("address", "postcode"),
     block_on("last_name", "city"),
     block_on("birth_date", "postcode"),
     block_on("birth_date", "city"),
-    block_on("birth_date", "first_initial"),
     block_on("birth_date", "last_initial"),
     block_on("address", "first_initial"),
     block_on("address", "last_initial"),
@@ -227,6 +236,16 @@ PREDICTION_BLOCKING_RULES: list[Any] = [
     block_on("name_lo_mp", "name_hi_mp"),
     block_on("address", "city"),
     block_on("address_key", "postcode"),
+    # Reaching copies whose names or address lines changed (a new surname, swapped names
+    # with a typo, the building in the street line): house number, birth date, second
+    # line and one name each with a place.
+    block_on("street_number", "postcode"),
+    block_on("street_number", "birth_date"),
+    block_on("street_number", "city", "initials"),
+    block_on("initials", "birth_date"),
+    block_on("address2", "postcode"),
+    block_on("last_name", "postcode"),
+    block_on("first_name", "postcode"),
 ]
 
 # EM runs once per rule; each leaves the comparisons it blocks on untrained, so together
@@ -238,6 +257,10 @@ TRAINING_BLOCKING_RULES = [
 ]
 
 
+def _jw(left: str, right: str, threshold: float) -> str:
+    return f"jaro_winkler_similarity({left}, {right}) >= {threshold}"
+
+
 def _name_comparison() -> cl.CustomComparison:
     first, last = "first_name", "last_name"
     return cl.CustomComparison(
@@ -247,11 +270,27 @@ def _name_comparison() -> cl.CustomComparison:
             cll.ExactMatchLevel("full_name").configure(tf_adjustment_column="full_name"),
             cll.ColumnsReversedLevel(first, last).configure(label_for_charts="names swapped"),
             cll.And(cll.JaroWinklerLevel(first, 0.92), cll.JaroWinklerLevel(last, 0.92)),
+            cll.CustomLevel(
+                f"{_jw(f'{first}_l', f'{last}_r', 0.88)} and "
+                f"{_jw(f'{last}_l', f'{first}_r', 0.88)}",
+                label_for_charts="names swapped, with typos",
+            ),
             cll.And(cll.JaroWinklerLevel(first, 0.8), cll.JaroWinklerLevel(last, 0.8)),
             cll.And(cll.ExactMatchLevel("first_name_mp"), cll.ExactMatchLevel("last_name_mp")),
             cll.And(cll.JaroWinklerLevel(last, 0.92), cll.ExactMatchLevel("first_initial")),
+            cll.CustomLevel(
+                f"(({first}_l is null or {first}_r is null) and "
+                f"{_jw(f'{last}_l', f'{last}_r', 0.92)}) or "
+                f"(({last}_l is null or {last}_r is null) and "
+                f"{_jw(f'{first}_l', f'{first}_r', 0.92)})",
+                label_for_charts="one name missing, the other close",
+            ),
             cll.JaroWinklerLevel(last, 0.92).configure(label_for_charts="last name close"),
             cll.JaroWinklerLevel(first, 0.92).configure(label_for_charts="first name close"),
+            cll.CustomLevel(
+                f"{_jw(f'{first}_l', f'{last}_r', 0.92)} or {_jw(f'{last}_l', f'{first}_r', 0.92)}",
+                label_for_charts="one name in the other's place",
+            ),
             cll.ElseLevel(),
         ],
     )
@@ -265,6 +304,13 @@ def _birth_date_comparison() -> cl.CustomComparison:
             cll.NullLevel(col),
             cll.ExactMatchLevel(col),
             cll.DamerauLevenshteinLevel(col, 1).configure(label_for_charts="one typo"),
+            cll.CustomLevel(
+                f"substr({col}_l, 1, 4) = substr({col}_r, 1, 4)"
+                f" and substr({col}_l, 6, 2) = substr({col}_r, 9, 2)"
+                f" and substr({col}_l, 9, 2) = substr({col}_r, 6, 2)",
+                label_for_charts="day and month swapped",
+            ),
+            cll.DamerauLevenshteinLevel(col, 2).configure(label_for_charts="two typos"),
             cll.ExactMatchLevel("birth_ym").configure(label_for_charts="same year and month"),
             cll.ExactMatchLevel("birth_year").configure(label_for_charts="same year"),
             cll.ElseLevel(),
@@ -296,6 +342,10 @@ def _typo_comparison(col: str) -> cl.CustomComparison:
     )
 
 
+# The street typed in one record's first line and the other's second line.
+_LINES_CROSSED = f"{_jw('street_l', 'address2_r', 0.9)} or {_jw('address2_l', 'street_r', 0.9)}"
+
+
 def _location_comparison() -> cl.CustomComparison:
     """Street address, postcode and city as ONE comparison: they agree together far more
     often than independence assumes, and counting them three times pairs up everyone
@@ -322,9 +372,16 @@ def _location_comparison() -> cl.CustomComparison:
                 cll.JaroWinklerLevel(address, 0.8),
                 cll.Or(cll.DamerauLevenshteinLevel(postcode, 1), cll.JaroWinklerLevel(city, 0.9)),
             ).configure(label_for_charts="street similar, same area"),
+            cll.JaroWinklerLevel(address, 0.92).configure(
+                label_for_charts="address nearly the same, other area"
+            ),
             cll.JaroWinklerLevel(address, 0.8).configure(label_for_charts="street similar"),
             cll.JaroWinklerLevel("address_key", 0.9).configure(
                 label_for_charts="same words, address lines mixed up"
+            ),
+            cll.CustomLevel(
+                f"street_number_l = street_number_r and ({_LINES_CROSSED})",
+                label_for_charts="same house number, street in the other line",
             ),
             cll.And(cll.ExactMatchLevel(postcode), cll.ExactMatchLevel(city)).configure(
                 label_for_charts="same postcode and city"
@@ -351,9 +408,9 @@ def _address2_comparison() -> cl.CustomComparison:
             cll.NullLevel(col),
             cll.ExactMatchLevel(col),
             cll.JaroWinklerLevel(col, 0.9),
-            cll.JaroWinklerLevel("address_key", 0.9).configure(
-                label_for_charts="address lines mixed up"
-            ),
+            cll.Or(
+                cll.JaroWinklerLevel("address_key", 0.9), cll.CustomLevel(_LINES_CROSSED)
+            ).configure(label_for_charts="address lines mixed up"),
             cll.ElseLevel(),
         ],
     )
@@ -427,22 +484,78 @@ def _floor_em_m_probabilities() -> None:
 _floor_em_m_probabilities()
 
 
-def train(linker: Linker, *, seed: int = 42) -> dict[str, Any]:
-    """EM on the data itself: u from random pairs, m by EM on a few training blocks."""
+# Deterministic rules for λ: pairs agreeing on one of them are taken as matches. Each is
+# a conjunction of exact-match levels of the model, so its recall among true matches can
+# be read off the trained m probabilities (see `_deterministic_recall`).
+DETERMINISTIC_RULES: list[tuple[Any, list[tuple[str, str]]]] = [
+    (block_on("full_name", "birth_date"), [("name", "full_name"), ("birth_date", "birth_date")]),
+    (block_on("email"), [("email", "email")]),
+    (block_on("phone", "full_name"), [("phone", "phone"), ("name", "full_name")]),
+]
+# The recall assumed before the m probabilities are known (only EM's starting point).
+INITIAL_RECALL = 0.7
+RECALL_BOUNDS = (0.05, 0.95)
+
+
+def _exact_m(model: dict[str, Any], comparison: str, column: str) -> float:
+    """m of the exact-match level on `column` in `comparison` (0 when there is none)."""
+    for comp in model["comparisons"]:
+        if comp["output_column_name"] != comparison:
+            continue
+        for level in comp["comparison_levels"]:
+            sql = level.get("sql_condition", "")
+            if sql.replace('"', "") == f"{column}_l = {column}_r":
+                return float(level.get("m_probability") or 0.0)
+    return 0.0
+
+
+def _deterministic_recall(model: dict[str, Any], filled: dict[str, float]) -> float:
+    """P(a true match satisfies at least one deterministic rule), under the model's own
+    assumption that comparisons are independent given match status: for each rule the
+    product over its columns of (share of pairs with both values present) x (m of exact
+    agreement); the rules combined as P(name and (birth date or phone)) or e-mail."""
+    p = {
+        column: filled.get(column, 0.0) ** 2 * _exact_m(model, comparison, column)
+        for _rule, parts in DETERMINISTIC_RULES
+        for comparison, column in parts
+    }
+    name_and = p["full_name"] * (p["birth_date"] + p["phone"] - p["birth_date"] * p["phone"])
+    recall = 1 - (1 - p["email"]) * (1 - name_and)
+    low, high = RECALL_BOUNDS
+    return min(max(recall, low), high)
+
+
+def filled_shares(prepared: pa.Table) -> dict[str, float]:
+    """Share of records with a value, per column the deterministic rules use."""
+    rows = max(prepared.num_rows, 1)
+    return {
+        column: 1 - prepared[column].null_count / rows
+        for column in ("full_name", "birth_date", "email", "phone")
+    }
+
+
+def train(linker: Linker, *, filled: dict[str, float], seed: int = 42) -> dict[str, Any]:
+    """EM on the data itself: u from random pairs, m by EM on a few training blocks, and
+    λ from deterministic rules whose recall is read off the trained m probabilities.
+
+    λ = (pairs the deterministic rules find) / (their recall x all pairs). Guessing the
+    recall (Splink's usual approach) biases every probability on data whose records are
+    more or less corrupted than the guess assumed; after EM the model itself says how
+    often a true match agrees exactly on the rules' columns, so λ is re-estimated with
+    that recall (no labels involved)."""
     training = linker.training
-    training.estimate_probability_two_random_records_match(
-        [
-            block_on("first_name", "last_name", "birth_date"),
-            block_on("email"),
-            block_on("phone", "last_name"),
-        ],
-        recall=0.7,
-    )
+    rules = [rule for rule, _parts in DETERMINISTIC_RULES]
+    training.estimate_probability_two_random_records_match(rules, recall=INITIAL_RECALL)
+    initial_lambda = linker._settings_obj._probability_two_random_records_match
     training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=seed)
     for rule in TRAINING_BLOCKING_RULES:
         training.estimate_parameters_using_expectation_maximisation(
             rule, estimate_without_term_frequencies=True, max_pairs=EM_MAX_PAIRS
         )
+    recall = _deterministic_recall(linker.misc.save_model_to_json(), filled)
+    linker._settings_obj._probability_two_random_records_match = min(
+        initial_lambda * INITIAL_RECALL / recall, 0.5
+    )
     return linker.misc.save_model_to_json()
 
 
@@ -549,7 +662,7 @@ def detect(
     t = time.perf_counter()
     linker = Linker(table, model if model else model_settings(), log_level=logging.ERROR)
     if not model:
-        model = train(linker, seed=seed)
+        model = train(linker, filled=filled_shares(prepared), seed=seed)
     timings["train"] = time.perf_counter() - t
     progress("trained", 50)
 

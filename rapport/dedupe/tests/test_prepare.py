@@ -90,3 +90,51 @@ def test_missing_values_are_null():
     ):
         assert row[column] is None, column
     assert row["address_key"] is None
+
+
+def test_house_number_street_and_sorted_initials():
+    row = engine.prepare(_raw(line1="17 Horsley Crescent", line2="Annesley")).to_pylist()[0]
+    assert row["street_number"] == "17"
+    assert row["street"] == "horsley crescent"
+    assert row["initials"] == "oz"  # Zoë O'Brien-Smith and O'Brien-Smith Zoë alike
+    swapped = engine.prepare(_raw(first_name="O'Brien-Smith", last_name="Zoë")).to_pylist()[0]
+    assert swapped["initials"] == "oz"
+    mixed = engine.prepare(_raw(line1="17 Annesley", line2="Horsley Crescent")).to_pylist()[0]
+    assert mixed["street_number"] == "17"
+
+
+def _model(m_name: float, m_birth: float, m_email: float, m_phone: float) -> dict:
+    def comp(name: str, column: str, m: float) -> dict:
+        return {
+            "output_column_name": name,
+            "comparison_levels": [
+                {"sql_condition": f'"{column}_l" IS NULL', "is_null_level": True},
+                {"sql_condition": f'"{column}_l" = "{column}_r"', "m_probability": m},
+                {"sql_condition": "ELSE", "m_probability": 1 - m},
+            ],
+        }
+
+    return {
+        "comparisons": [
+            comp("name", "full_name", m_name),
+            comp("birth_date", "birth_date", m_birth),
+            comp("email", "email", m_email),
+            comp("phone", "phone", m_phone),
+        ]
+    }
+
+
+def test_deterministic_recall_is_read_off_the_m_probabilities():
+    everything = {"full_name": 1.0, "birth_date": 1.0, "email": 1.0, "phone": 1.0}
+    # Names and birth dates only (FEBRL): recall = m(name exact) x m(birth date exact).
+    febrl_like = {**everything, "email": 0.0, "phone": 0.0}
+    assert abs(engine._deterministic_recall(_model(0.4, 0.9, 0.9, 0.9), febrl_like) - 0.36) < 1e-9
+    # Half the records without a birth date: both of a pair have one a quarter of the time.
+    half = {**febrl_like, "birth_date": 0.5}
+    assert abs(engine._deterministic_recall(_model(0.4, 0.9, 0, 0), half) - 0.09) < 1e-9
+    # E-mail or (name and (birth date or phone)).
+    expected = 1 - (1 - 0.5) * (1 - 0.4 * (0.9 + 0.2 - 0.9 * 0.2))
+    got = engine._deterministic_recall(_model(0.4, 0.9, 0.5, 0.2), everything)
+    assert abs(got - expected) < 1e-9
+    # Clamped: a model that says the rules find (almost) nothing does not blow λ up.
+    assert engine._deterministic_recall(_model(0.0, 0.0, 0.0, 0.0), everything) == 0.05
