@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.apps import apps
 from django.core import serializers
@@ -22,6 +22,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from rapport.core import audit, outbox, registry
 from rapport.core.errors import Conflict
@@ -39,21 +40,28 @@ from rapport.dedupe.models import (
     SurvivorshipRule,
 )
 
-# The survivor's own fields a merge may fill from either record, with their labels.
-# Contact points, tags and relationships are not chosen: the survivor keeps all of both.
+# The survivor's own fields a merge may fill from either record, with their labels (the
+# model's verbose names). Contact points, tags and relationships are not chosen: the
+# survivor keeps all of both.
 MERGED_FIELDS: dict[str, str] = {
-    "first_name": "First name",
-    "last_name": "Last name",
-    "organization_name": "Organization name",
-    "job_title": "Job title",
-    "birth_date": "Birth date",
-    "language": "Language",
-    "source": "Source",
-    "lifecycle_stage": "Lifecycle stage",
-    "website": "Website",
-    "industry": "Industry",
-    "owner_id": "Owner",
-    "team_id": "Team",
+    field.attname: capfirst(str(field.verbose_name))
+    for field in (
+        cast("models.Field[Any, Any]", Customer._meta.get_field(name))
+        for name in (
+            "first_name",
+            "last_name",
+            "organization_name",
+            "job_title",
+            "birth_date",
+            "language",
+            "source",
+            "lifecycle_stage",
+            "website",
+            "industry",
+            "owner",
+            "team",
+        )
+    )
 }
 CUSTOM_PREFIX = "custom_fields."
 SIDES = ("survivor", "loser")
