@@ -1098,6 +1098,26 @@ def _bulk_events(customer_ids: list[int], event_type: str, extra: dict[str, Any]
     )
 
 
+def _audit_each(actor: Any, action: str, customers: Iterable[Customer], changes_of: Any) -> None:
+    """One audit row per customer of a bulk write, inserted together."""
+    from rapport.core.models import AuditLogEntry
+
+    AuditLogEntry.objects.bulk_create(
+        [
+            audit.entry(
+                actor=actor,
+                action=action,
+                object_type=CUSTOMER_TYPE,
+                object_id=c.pk,
+                object_repr=c.display_name,
+                changes=changes_of(c),
+            )
+            for c in customers
+        ],
+        batch_size=1000,
+    )
+
+
 @transaction.atomic
 def customers_bulk_tag(
     *,
@@ -1126,22 +1146,7 @@ def customers_bulk_tag(
         CustomerTag.objects.filter(customer_id__in=ids, tag__name__in=remove_names).delete()
     Customer.objects.filter(pk__in=ids).update(version=F("version") + 1, updated_at=timezone.now())
     change = {"tags": {"added": add_names, "removed": remove_names}}
-    from rapport.core.models import AuditLogEntry
-
-    AuditLogEntry.objects.bulk_create(
-        [
-            audit.entry(
-                actor=actor,
-                action=AuditAction.UPDATE,
-                object_type=CUSTOMER_TYPE,
-                object_id=c.pk,
-                object_repr=c.display_name,
-                changes=change,
-            )
-            for c in targets
-        ],
-        batch_size=1000,
-    )
+    _audit_each(actor, AuditAction.UPDATE, targets, lambda c: change)
     _bulk_events(ids, "customer.updated", {"changed_fields": ["tags"]})
     return BulkResult(done=len(ids), skipped=skipped)
 
@@ -1216,25 +1221,13 @@ def customers_bulk_delete(*, actor: Any, customer_ids: Iterable[int]) -> BulkRes
     ids = [c.pk for c in targets]
     if not ids:
         return BulkResult(done=0, skipped=skipped)
-    from rapport.core.models import AuditLogEntry
-
-    AuditLogEntry.objects.bulk_create(
-        [
-            audit.entry(
-                actor=actor,
-                action=AuditAction.DELETE,
-                object_type=CUSTOMER_TYPE,
-                object_id=c.pk,
-                object_repr=c.display_name,
-                changes={
-                    k: [v, None]
-                    for k, v in audit.snapshot(c).items()
-                    if v not in (None, "", [], {})
-                },
-            )
-            for c in targets
-        ],
-        batch_size=1000,
+    _audit_each(
+        actor,
+        AuditAction.DELETE,
+        targets,
+        lambda c: {
+            k: [v, None] for k, v in audit.snapshot(c).items() if v not in (None, "", [], {})
+        },
     )
     _bulk_events(ids, "customer.deleted", {})
     Customer.objects.filter(pk__in=ids).delete()
@@ -1407,21 +1400,11 @@ def customers_bulk_cleanse(*, actor: Any, customer_ids: Iterable[int], fix: str)
             ],
             batch_size=500,
         )
-        from rapport.core.models import AuditLogEntry
-
-        AuditLogEntry.objects.bulk_create(
-            [
-                audit.entry(
-                    actor=actor,
-                    action=AuditAction.UPDATE,
-                    object_type=CUSTOMER_TYPE,
-                    object_id=c.pk,
-                    object_repr=c.display_name,
-                    changes={**changes[c.pk], "cleansing": [None, fix]},
-                )
-                for c in changed
-            ],
-            batch_size=1000,
+        _audit_each(
+            actor,
+            AuditAction.UPDATE,
+            changed,
+            lambda c: {**changes[c.pk], "cleansing": [None, fix]},
         )
         refreshed = Customer.objects.filter(pk__in=[c.pk for c in changed]).prefetch_related(
             "tags", "emails", "phones", "addresses"

@@ -47,20 +47,12 @@ MERGED_FIELDS: dict[str, str] = {
     field.attname: capfirst(str(field.verbose_name))
     for field in (
         cast("models.Field[Any, Any]", Customer._meta.get_field(name))
-        for name in (
-            "first_name",
-            "last_name",
-            "organization_name",
-            "job_title",
-            "birth_date",
-            "language",
-            "source",
-            "lifecycle_stage",
-            "website",
-            "industry",
+        # The kind cannot change and external ids follow their own rule (see below).
+        for name in [
+            *(f for f in customer_services.SCALAR_FIELDS if f not in ("kind", "external_id")),
             "owner",
             "team",
-        )
+        ]
     )
 }
 CUSTOM_PREFIX = "custom_fields."
