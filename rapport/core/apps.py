@@ -9,7 +9,11 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self) -> None:
-        from rapport.core import registry, scheduler
+        from django.db.backends.signals import connection_created
+
+        from rapport.core import postgres, registry, scheduler
+
+        connection_created.connect(postgres.on_connection_created)
 
         # Capabilities on the road: visible in the shell with an empty state until their
         # apps arrive and register real entries under the same keys.

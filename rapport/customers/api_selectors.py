@@ -96,12 +96,12 @@ class ContactPoints:
 def _contact_points_sql(count: int) -> str:
     """One UNION ALL over the four child tables (names from the models, ids as params).
 
-    PostgreSQL takes the ids as one array parameter (`= ANY(%s)`): psycopg's client-side
+    PostgreSQL takes the ids as one array literal (`= ANY(%s::bigint[])`): psycopg's client-side
     binding re-parses a statement with hundreds of placeholders on every call (it caches
     only short ones), which cost more than the query. SQLite takes `IN (?, …)`.
     """
     in_list = f"IN ({', '.join(['%s'] * count)})"
-    ids = "= ANY(%s)" if connection.vendor == "postgresql" else in_list
+    ids = "= ANY(%s::bigint[])" if connection.vendor == "postgresql" else in_list
     email = EmailAddress._meta.db_table
     phone = PhoneNumber._meta.db_table
     address = Address._meta.db_table
@@ -138,7 +138,12 @@ def contact_points_for(customer_ids: list[int]) -> ContactPoints:
     if not ids:
         return ContactPoints(emails, phones, addresses, tags)
     with connection.cursor() as cursor:
-        params: list[Any] = [ids] * 4 if connection.vendor == "postgresql" else ids * 4
+        if connection.vendor == "postgresql":
+            # The ids as one array literal: psycopg's list dumper is Python code that
+            # inspects every element (a fifth of this query's client time for 200 ids).
+            params: list[Any] = ["{" + ",".join(map(str, ids)) + "}"] * 4
+        else:
+            params = ids * 4
         cursor.execute(_contact_points_sql(len(ids)), params)
         rows = cursor.fetchall()
     for (
