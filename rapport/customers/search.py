@@ -17,6 +17,7 @@ similarity for every such row. Terms under three characters never drive a trigra
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -43,6 +44,12 @@ TYPO_THRESHOLDS = (0.6, 0.4)
 TYPO_ENOUGH = 8
 # Queries shorter than this (letters and digits) get no typo step at all.
 TYPO_MIN_LENGTH = 4
+# SQLite: the typo step's shares of the query's trigrams a row must hold, tried in order
+# until one finds TYPO_ENOUGH (the twin of TYPO_THRESHOLDS); rows each tier reads at most;
+# and where the count of a trigram's rows stops (only which are rarest matters).
+TYPO_SHARES = (0.6, 0.4)
+TYPO_POOL = 1000
+TRIGRAM_COUNT_CAP = 1000
 
 
 def _terms(query: str) -> list[str]:
@@ -91,26 +98,85 @@ def _sqlite_candidates(actor: Any, terms: list[str], limit: int) -> list[int]:
     long_terms = [t for t in terms if len(t) >= 3]
     if not long_terms:
         return []
-    ids: list[int] = []
-    # Every term as a substring first, then any of their trigrams (typos).
+    # Every term as a substring first.
     exact = " AND ".join(_fts5_quote(t) for t in long_terms)
-    fuzzy = " OR ".join(sorted({_fts5_quote(g) for t in long_terms for g in _trigrams(t)}))
     with connection.cursor() as cursor:
-        for match in (exact, fuzzy):
-            # Only the scope condition Django compiled is interpolated; values are params.
-            sql = (
-                "SELECT customer_search.rowid FROM customer_search "  # noqa: S608
-                'JOIN customers_customer ON "customers_customer"."id" = customer_search.rowid '
-                f"WHERE customer_search MATCH %s AND ({scope_sql}) "
-                "ORDER BY customer_search.rank LIMIT %s"
-            )
-            cursor.execute(sql, (match, *scope_params, limit))
-            for (pk,) in cursor.fetchall():
-                if pk not in ids:
-                    ids.append(pk)
-            if len(ids) >= FUZZY_BELOW:
+        # Only the scope condition Django compiled is interpolated; values are params.
+        sql = (
+            "SELECT customer_search.rowid FROM customer_search "  # noqa: S608
+            'JOIN customers_customer ON "customers_customer"."id" = customer_search.rowid '
+            f"WHERE customer_search MATCH %s AND ({scope_sql}) "
+            "ORDER BY customer_search.rank LIMIT %s"
+        )
+        cursor.execute(sql, (exact, *scope_params, limit))
+        ids = [pk for (pk,) in cursor.fetchall()]
+        if len(ids) >= FUZZY_BELOW or len(re.sub(r"\W", "", "".join(terms))) < TYPO_MIN_LENGTH:
+            return ids
+        grams = list(dict.fromkeys(g for t in long_terms for g in _trigrams(t)))
+        frequencies = _sqlite_trigram_frequencies(cursor, grams)
+        found: dict[int, int] = {}
+        for share in TYPO_SHARES:
+            for pk, shared in sqlite_typo_pool(
+                cursor, grams, frequencies, share=share, scope=scope
+            ):
+                found.setdefault(pk, shared)
+            if len(found) >= TYPO_ENOUGH:
                 break
-    return ids[:limit]
+    # Most shared trigrams first; rapidfuzz re-ranks these afterwards.
+    ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))
+    return [pk for pk, _ in ranked[:limit]]
+
+
+def _sqlite_trigram_frequencies(cursor: Any, grams: list[str]) -> dict[str, int]:
+    """How many rows hold each trigram, counted up to `TRIGRAM_COUNT_CAP` (one statement).
+
+    Only the order matters (rarest first), so each count stops at the cap: a trigram in a
+    tenth of a million rows costs as much to count as one in a thousand.
+    """
+    counts = ", ".join(
+        "(SELECT count(*) FROM (SELECT 1 FROM customer_search "
+        "WHERE customer_search MATCH %s LIMIT %s))"
+        for _ in grams
+    )
+    params: list[Any] = []
+    for gram in grams:
+        params += [_fts5_quote(gram), TRIGRAM_COUNT_CAP]
+    cursor.execute(f"SELECT {counts}", params)  # fixed fragments only
+    return dict(zip(grams, cursor.fetchone(), strict=True))
+
+
+def sqlite_typo_pool(
+    cursor: Any,
+    grams: list[str],
+    frequencies: dict[str, int],
+    *,
+    share: float,
+    scope: tuple[str, tuple[Any, ...]],
+) -> list[tuple[int, int]]:
+    """(id, shared trigrams) of visible rows sharing at least `share` of `grams`.
+
+    Pigeonhole: a row sharing at least k of the query's n trigrams holds at least one of
+    its n - k + 1 rarest, so only rows holding one of those are read, in index order with
+    no ranking, at most `TYPO_POOL` of them; the shared trigrams are counted here.
+    """
+    n = len(grams)
+    k = max(1, math.ceil(share * n))
+    rarest = sorted(grams, key=lambda g: (frequencies[g], g))[: n - k + 1]
+    scope_sql, scope_params = scope
+    sql = (
+        "SELECT customers_customer.id, customers_customer.search_text "  # noqa: S608
+        "FROM customer_search "
+        'JOIN customers_customer ON "customers_customer"."id" = customer_search.rowid '
+        f"WHERE customer_search MATCH %s AND ({scope_sql}) LIMIT %s"
+    )
+    match = " OR ".join(_fts5_quote(g) for g in rarest)
+    cursor.execute(sql, (match, *scope_params, TYPO_POOL))
+    pool = []
+    for pk, text in cursor.fetchall():
+        shared = sum(1 for g in grams if g in text)
+        if shared >= k:
+            pool.append((pk, shared))
+    return pool
 
 
 def _like(term: str) -> str:
