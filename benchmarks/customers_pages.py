@@ -241,6 +241,7 @@ def main() -> None:
             {"q": f"{sample.first_name} {sample.last_name[:2]}{sample.last_name[3:]}"},
         ),
         "search (typo, common name)": ("/search/suggest/", {"q": "lovlace"}),
+        "search (common first name)": ("/search/suggest/", {"q": "grace"}),
         "search (phone)": ("/search/suggest/", {"q": "020 7946 0042"}),
         "list (no filter)": ("/customers/", {}),
         "list (stage+country, by created)": (
@@ -250,7 +251,10 @@ def main() -> None:
         "360 (long timeline)": (f"/customers/{hot}/", {}),
         "360 (typical)": (f"/customers/{sample.pk}/", {}),
     }
-    print(f"database: {connection.vendor}; {args.repeat} requests each, server time in ms")
+    print(
+        f"database: {connection.vendor}; {args.repeat} requests each, server time in ms; "
+        "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    )
     for name, (path, params) in cases.items():
         client.get(path, params)  # warm up
         timings = []
@@ -266,6 +270,7 @@ def main() -> None:
             f"{name:34} p50 {statistics.median(timings):7.1f}  "
             f"p95 {p95:7.1f}  queries {len(queries)}"
         )
+    print("load average at the end {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
 if __name__ == "__main__":
