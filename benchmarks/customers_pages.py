@@ -36,7 +36,7 @@ def _customer(admin: Any, first: list[str], last: list[str], i: int, rng: random
     )
 
 
-def _seed_customers_sqlite(
+def _seed_customers_raw(
     connection: Any,
     admin: Any,
     first: list[str],
@@ -45,26 +45,26 @@ def _seed_customers_sqlite(
     total: int,
     rng: random.Random,
 ) -> None:
-    """Customers by plain INSERTs: set-up, not the thing measured.
+    """Customers by plain INSERTs (SQLite) or COPY (PostgreSQL): set-up, not the thing
+    measured.
 
     Each row is a model instance's own prepared values (so every default the model sets is
     there), and `search_text` is the service's `search_text_for`; only its phone part, which
     depends on the phone alone and costs a phonenumbers parse, is computed once per
-    distinct phone. The FTS5 index is filled by the same triggers as in production.
+    distinct phone. The full-text indexes are filled as in production (SQLite: the FTS5
+    triggers; PostgreSQL: the GIN indexes).
     """
     from rapport.customers.models import Customer
     from rapport.customers.services import search_text_for
 
     fields = [f for f in Customer._meta.concrete_fields if not f.primary_key]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    sql = (
-        f"INSERT INTO {Customer._meta.db_table} ({columns}) "
-        f"VALUES ({', '.join('?' for _ in fields)})"
-    )
+    table = Customer._meta.db_table
     phone_text: dict[str, str] = {}
     connection.ensure_connection()
     raw = connection.connection
-    raw.execute("PRAGMA cache_size = -1000000")  # 1 GB: index pages stay in memory
+    if connection.vendor == "sqlite":
+        raw.execute("PRAGMA cache_size = -1000000")  # 1 GB: index pages stay in memory
     for start in range(have, total, 50_000):
         rows = []
         for i in range(start, min(start + 50_000, total)):
@@ -77,9 +77,21 @@ def _seed_customers_sqlite(
             if i < have + 200:  # the shortcut gives exactly what the service computes
                 assert c.search_text == search_text_for(c, [c.primary_email], [phone])
             rows.append(tuple(f.get_db_prep_save(f.pre_save(c, True), connection) for f in fields))
-        raw.execute("BEGIN IMMEDIATE")
-        raw.executemany(sql, rows)
-        raw.execute("COMMIT")
+        if connection.vendor == "sqlite":
+            raw.execute("BEGIN IMMEDIATE")
+            raw.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' for _ in fields)})",
+                rows,
+            )
+            raw.execute("COMMIT")
+        else:
+            with (
+                raw.cursor() as cursor,
+                cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+            raw.commit()
         print(f"\r  customers {start + len(rows):,}", end="", flush=True)
     print()
 
@@ -105,7 +117,6 @@ def main() -> None:
     from django.utils import timezone
 
     from rapport.customers.models import Customer, EmailAddress, Interaction
-    from rapport.customers.services import search_text_for
     from rapport.identity.models import User
 
     call_command("migrate", verbosity=0)
@@ -128,18 +139,7 @@ def main() -> None:
     last = ["lovelace", "hopper", "turing", "dijkstra", "liskov", "knuth", "hamilton", "thompson"]
     have = Customer.objects.count()
     started = time.perf_counter()
-    if connection.vendor == "sqlite":
-        _seed_customers_sqlite(connection, admin, first, last, have, args.customers, rng)
-    else:
-        batch: list[Customer] = []
-        for i in range(have, args.customers):
-            c = _customer(admin, first, last, i, rng)
-            c.search_text = search_text_for(c, [c.primary_email], [c.primary_phone])
-            batch.append(c)
-            if len(batch) == 5000:
-                Customer.objects.bulk_create(batch)
-                batch = []
-        Customer.objects.bulk_create(batch)
+    _seed_customers_raw(connection, admin, first, last, have, args.customers, rng)
     print(
         f"customers: {Customer.objects.count():,} "
         f"({time.perf_counter() - started:.1f}s to generate)"
@@ -202,21 +202,42 @@ def main() -> None:
             print(f"\r  interactions {start + len(batch_rows):,}", end="", flush=True)
         print()
     else:
-        rows: list[Interaction] = []
-        for i in range(have, args.interactions):
-            customer_id = hot if i % 50 == 0 else rng.choice(ids)
-            rows.append(
-                Interaction(
-                    customer_id=customer_id,
-                    kind=rng.choice(["note", "email", "call", "web_event"]),
-                    summary=f"Entry {i}",
-                    occurred_at=now - dt.timedelta(minutes=rng.randint(0, 1_500_000)),
-                )
+        # PostgreSQL: COPY, same columns and values as the SQLite INSERTs above.
+        table = Interaction._meta.db_table
+        kinds = ["note", "email", "call", "web_event"]
+        connection.ensure_connection()
+        raw = connection.connection
+        for start in range(have, args.interactions, 100_000):
+            with (
+                raw.cursor() as cursor,
+                cursor.copy(
+                    f"COPY {table} (customer_id, kind, channel, direction, occurred_at, "
+                    "summary, body, source_type, source_id, data, created_at) FROM STDIN"
+                ) as copy,
+            ):
+                for i in range(start, min(start + 100_000, args.interactions)):
+                    customer_id = hot if i % 50 == 0 else rng.choice(ids)
+                    occurred = now - dt.timedelta(minutes=rng.randint(0, 1_500_000))
+                    copy.write_row(
+                        (
+                            customer_id,
+                            rng.choice(kinds),
+                            "system",
+                            "",
+                            occurred,
+                            f"Entry {i}",
+                            "",
+                            "",
+                            "",
+                            "{}",
+                            now,
+                        )
+                    )
+            raw.commit()
+            print(
+                f"\r  interactions {min(start + 100_000, args.interactions):,}", end="", flush=True
             )
-            if len(rows) == 10_000:
-                Interaction.objects.bulk_create(rows)
-                rows = []
-        Interaction.objects.bulk_create(rows)
+        print()
     print(
         f"interactions: {Interaction.objects.count():,} "
         f"({time.perf_counter() - started:.1f}s to generate)"
