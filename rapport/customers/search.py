@@ -12,6 +12,12 @@ a query's trigrams) before a loose one: a query made of common trigrams ("grace"
 table where one row in ten has it) would otherwise make the database compute word
 similarity for every such row. Terms under three characters never drive a trigram scan.
 
+SQLite does the same with FTS5: the exact step reads at most `limit` matches unranked,
+and the typo step counts each query trigram's rows (up to a cap), then reads only rows
+holding one of the rarest trigrams (pigeonhole: a row sharing k of n trigrams holds one
+of the n - k + 1 rarest), at most `TYPO_POOL`, strict share first, and counts the shared
+trigrams in Python.
+
 `matching` is the exact step alone, as a queryset filter: the API's `q` parameter uses it.
 """
 
