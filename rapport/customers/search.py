@@ -59,6 +59,9 @@ TYPO_MIN_LENGTH = 4
 TYPO_SHARES = (0.8, 0.6, 0.4)
 TYPO_POOL = 1000
 TRIGRAM_COUNT_CAP = 5000
+# SQLite: an actor who sees at most this many customers (and not all) is searched by
+# reading their rows, not through the full-text index.
+SMALL_SCOPE = 5000
 
 
 def _terms(query: str) -> list[str]:
@@ -99,6 +102,38 @@ def _scope_where(actor: Any) -> tuple[str, tuple[Any, ...]] | None:
     return (sql or "1 = 1"), tuple(params)
 
 
+def _small_scope(actor: Any) -> list[tuple[int, str]] | None:
+    """(id, search_text) of every customer `actor` may see, when that is at most
+    `SMALL_SCOPE` rows and not every customer; None otherwise.
+
+    A rep who sees only their own few thousand customers is better served by reading
+    them (one index range, ~2 ms) than by the full-text index, whose pools would hold the
+    whole table's matches before the scope drops them (0.5-1 s at 1M customers).
+    """
+    base = Customer.objects.filter(merged_into__isnull=True)
+    scoped = scope_queryset(base, actor=actor, action="view")
+    if str(scoped.query) == str(base.query):
+        return None
+    rows = list(scoped.order_by().values_list("pk", "search_text")[: SMALL_SCOPE + 1])
+    return rows if len(rows) <= SMALL_SCOPE else None
+
+
+def _candidates_in(rows: list[tuple[int, str]], terms: list[str], limit: int) -> list[int]:
+    """The SQLite steps' rules applied to rows already read: every long term as a
+    substring, else the rows sharing the most trigrams (at least the loosest share)."""
+    long_terms = [t for t in terms if len(t) >= 3]
+    if not long_terms:
+        return []
+    exact = [pk for pk, text in rows if all(t in text for t in long_terms)]
+    if len(exact) >= FUZZY_BELOW or len(re.sub(r"\W", "", "".join(terms))) < TYPO_MIN_LENGTH:
+        return exact[:limit]
+    grams = list(dict.fromkeys(g for t in long_terms for g in _trigrams(t)))
+    k = max(1, math.ceil(min(TYPO_SHARES) * len(grams)))
+    shared = [(pk, sum(1 for g in grams if g in text)) for pk, text in rows]
+    ranked = sorted((item for item in shared if item[1] >= k), key=lambda i: (-i[1], i[0]))
+    return [pk for pk, _ in ranked[:limit]]
+
+
 def _sqlite_candidates(actor: Any, terms: list[str], limit: int) -> list[int]:
     scope = _scope_where(actor)
     if scope is None:
@@ -107,6 +142,9 @@ def _sqlite_candidates(actor: Any, terms: list[str], limit: int) -> list[int]:
     long_terms = [t for t in terms if len(t) >= 3]
     if not long_terms:
         return []
+    small = _small_scope(actor)
+    if small is not None:
+        return _candidates_in(small, terms, limit)
     # Every term as a substring first: at most `limit` rows in index order, unranked
     # (bm25 over every match of a common word, "grace" in a tenth of a million rows, took
     # 170 ms); the Python re-ranking orders them.

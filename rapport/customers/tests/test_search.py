@@ -194,3 +194,21 @@ def test_a_typo_ranks_the_closest_record_first(admin, people):
     person(admin, "Ada", "Lovell")
     found = top(admin, "ada lovleace")
     assert found[0] == "Ada Lovelace"
+
+
+@sqlite_only
+def test_a_small_scope_is_searched_by_reading_its_rows(admin, scoped_users, people):
+    from django.test.utils import CaptureQueriesContext
+
+    own = scoped_users["own"]
+    person(own, "Grace", "Hopper")
+    person(own, "Grace", "Turing")
+    with CaptureQueriesContext(connection) as queries:
+        assert top(own, "grace hoper")[0] == "Grace Hopper"
+        assert top(own, "turing") == ["Grace Turing"]
+        assert top(own, "lovelace") == []  # Ada is not theirs
+    assert not any("customer_search" in q["sql"] for q in queries)
+    # An actor who sees everyone still goes through the full-text index.
+    with CaptureQueriesContext(connection) as queries:
+        assert top(admin, "lovelace")[0] == "Ada Lovelace"
+    assert any("customer_search" in q["sql"] for q in queries)
