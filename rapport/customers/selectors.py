@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 from django.db.models import F, Prefetch, Q, QuerySet
 
 from rapport.core.pagination import Page, SortKey, decode_cursor, encode_cursor, parse_sort
@@ -278,6 +279,19 @@ def with_list_columns(queryset: QuerySet[Customer]) -> QuerySet[Customer]:
     )
 
 
+# SQLite: the index that yields each sort's order (SQLite indexes end in the rowid, so
+# `customer_email` on primary_email alone is ordered by (primary_email, id)); "pk" walks
+# the table itself. Sorts not listed here have no such index and are left to the planner.
+SORT_INDEXES = {
+    "display_name": "customer_name",
+    "created_at": "customer_created",
+    "updated_at": "customer_updated",
+    "primary_email": "customer_email",
+    "quality_score": "customer_quality",
+    "pk": None,
+}
+
+
 def customer_page(
     *,
     actor: Any,
@@ -285,12 +299,26 @@ def customer_page(
     sort: str | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    matches: CappedCount | None = None,
 ) -> Page[Customer]:
-    """One keyset page of the list (constant cost however deep)."""
+    """One keyset page of the list (constant cost however deep).
+
+    `matches`, the list's capped count when the caller has it, tells how to read the
+    page: when more rows match than the cap, SQLite walks the sort's own index and stops
+    after `limit` + 1 matching rows. Its planner otherwise takes the filter's index (a
+    country, a stage: a quarter of a million customers each at 1M) and sorts every
+    matching row for the first 50: 250-750 ms. With fewer matches than the cap, the
+    filter's index and a sort of at most the cap's rows is the cheaper plan.
+    """
     sort_key, descending = parse_sort(sort, SORTS, DEFAULT_SORT)
     queryset = with_list_columns(customer_list(actor=actor, filters=filters))
     return _keyset_page(
-        queryset, sort_key=sort_key, descending=descending, cursor=cursor, limit=limit
+        queryset,
+        sort_key=sort_key,
+        descending=descending,
+        cursor=cursor,
+        limit=limit,
+        walk_sort_index=bool(filters) and matches is not None and matches.more,
     )
 
 
@@ -301,6 +329,7 @@ def _keyset_page(
     descending: bool,
     cursor: str | None,
     limit: int,
+    walk_sort_index: bool = False,
 ) -> Page[Customer]:
     """`core.pagination.keyset_page` for columns that are never NULL (all of SORTS).
 
@@ -320,12 +349,19 @@ def _keyset_page(
             if len(values) != 2 or values[0] is None:
                 raise ValidationError({"cursor": "This cursor is invalid."})
             last_value, last_pk = values
+            # The redundant range on the sort column alone lets an index seek to the
+            # cursor instead of reading every row before it.
             queryset = queryset.filter(
+                Q(**{f"{field}__{lookup}e": last_value}),
                 Q(**{f"{field}__{lookup}": last_value})
-                | Q(**{field: last_value, f"pk__{lookup}": last_pk})
+                | Q(**{field: last_value, f"pk__{lookup}": last_pk}),
             )
     ordering = [f"{prefix}pk"] if field == "pk" else [f"{prefix}{field}", f"{prefix}pk"]
-    rows = list(queryset.order_by(*ordering)[: limit + 1])
+    queryset = queryset.order_by(*ordering)
+    if walk_sort_index and connection.vendor == "sqlite" and field in SORT_INDEXES:
+        rows = _rows_by_sort_index(queryset, SORT_INDEXES[field], limit + 1)
+    else:
+        rows = list(queryset[: limit + 1])
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -333,6 +369,26 @@ def _keyset_page(
         values = [last.pk] if field == "pk" else [getattr(last, field), last.pk]
         next_cursor = encode_cursor(sort_name, values)
     return Page(items=rows, next_cursor=next_cursor, sort=sort_name)
+
+
+def _rows_by_sort_index(
+    queryset: QuerySet[Customer], index: str | None, limit: int
+) -> list[Customer]:
+    """The first `limit` rows of `queryset`, read through `index` (SQLite's INDEXED BY;
+    None: the table in rowid order), then loaded with the list's columns by id.
+
+    One query more than a plain page, whatever the page size. Only the top-level FROM is
+    rewritten: the ids query selects the primary key alone, so the first FROM is it.
+    """
+    sql, params = queryset.values_list("pk", flat=True)[:limit].query.sql_with_params()
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    hint = f"INDEXED BY {connection.ops.quote_name(index)}" if index else "NOT INDEXED"
+    sql = sql.replace(f"FROM {table}", f"FROM {table} {hint}", 1)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = [pk for (pk,) in cursor.fetchall()]
+    by_id = {c.pk: c for c in queryset.order_by().filter(pk__in=ids)}
+    return [by_id[pk] for pk in ids if pk in by_id]
 
 
 @dataclass(frozen=True)

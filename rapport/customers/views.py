@@ -116,14 +116,16 @@ def customer_list(request: AuthedRequest) -> HttpResponse:
     page_size = page_size if page_size in selectors.PAGE_SIZES else 50
     error = None
     try:
+        # The count first: it tells the page how to read its rows (see customer_page).
+        count = selectors.capped_count(selectors.customer_list(actor=request.user, filters=filters))
         page = selectors.customer_page(
             actor=request.user,
             filters=filters,
             sort=sort,
             cursor=params.get("cursor"),
             limit=page_size,
+            matches=count,
         )
-        count = selectors.capped_count(selectors.customer_list(actor=request.user, filters=filters))
     except ValidationError as exc:
         error = "; ".join(
             m for msgs in getattr(exc, "message_dict", {"": exc.messages}).values() for m in msgs

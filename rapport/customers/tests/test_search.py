@@ -116,3 +116,99 @@ def test_provider_is_registered_for_the_shell(admin, people):
     hits = global_search(actor=admin, query="lovelace")
     assert hits[0].title == "Ada Lovelace" and hits[0].url.endswith(f"/customers/{people[0].pk}/")
     assert hits[0].kind == "Person"
+
+
+sqlite_only = pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="the SQLite typo step (FTS5 trigram pool)"
+)
+
+
+class _CountingCursor:
+    """A cursor that remembers how many rows each statement returned."""
+
+    def __init__(self, cursor):
+        self.cursor, self.returned = cursor, []
+
+    def execute(self, sql, params=()):
+        return self.cursor.execute(sql, params)
+
+    def fetchall(self):
+        rows = self.cursor.fetchall()
+        self.returned.append(len(rows))
+        return rows
+
+    def fetchone(self):
+        return self.cursor.fetchone()
+
+
+@pytest.fixture
+def many_graces(admin):
+    """Thirty customers who share "grace" (and "ace") with the query, one Grace Hopper."""
+    for i in range(30):
+        person(admin, "Grace", f"Turing{i}")
+    return person(admin, "Grace", "Hopper")
+
+
+@sqlite_only
+def test_typo_step_reads_only_rows_holding_the_rarest_trigrams(admin, many_graces, monkeypatch):
+    monkeypatch.setattr(search, "TYPO_POOL", 5)
+    grams = ["gra", "rac", "ace", "hop", "ope", "per"]
+    with connection.cursor() as raw:
+        cursor = _CountingCursor(raw)
+        frequencies = search._sqlite_trigram_frequencies(cursor, grams)
+        assert frequencies["gra"] == 31 and frequencies["hop"] == 1 and frequencies["ope"] == 0
+        pool = search.sqlite_typo_pool(
+            cursor, grams, frequencies, share=0.6, scope=search._scope_where(admin)
+        )
+    # 31 rows hold "gra": none of them is read unless it also holds a rare trigram.
+    assert cursor.returned == [1]
+    assert pool == [(many_graces.pk, 5)]
+
+
+@sqlite_only
+def test_trigram_counts_stop_at_the_cap(admin, many_graces, monkeypatch):
+    monkeypatch.setattr(search, "TRIGRAM_COUNT_CAP", 10)
+    with connection.cursor() as cursor:
+        assert search._sqlite_trigram_frequencies(cursor, ["gra", "hop"]) == {"gra": 10, "hop": 1}
+
+
+@sqlite_only
+def test_typo_pool_is_bounded_when_every_trigram_is_common(admin, many_graces, monkeypatch):
+    monkeypatch.setattr(search, "TYPO_POOL", 7)
+    grams = ["gra", "rac", "ace"]
+    with connection.cursor() as raw:
+        cursor = _CountingCursor(raw)
+        frequencies = search._sqlite_trigram_frequencies(cursor, grams)
+        pool = search.sqlite_typo_pool(
+            cursor, grams, frequencies, share=0.6, scope=search._scope_where(admin)
+        )
+    assert cursor.returned == [7] and len(pool) == 7
+
+
+@pytest.mark.parametrize("query", ["grace hoper", "grace hopr", "grcae hopper"])
+def test_a_typo_finds_its_record_among_many_sharing_common_trigrams(admin, many_graces, query):
+    assert top(admin, query)[0] == "Grace Hopper"
+
+
+def test_a_typo_ranks_the_closest_record_first(admin, people):
+    person(admin, "Ada", "Lovell")
+    found = top(admin, "ada lovleace")
+    assert found[0] == "Ada Lovelace"
+
+
+@sqlite_only
+def test_a_small_scope_is_searched_by_reading_its_rows(admin, scoped_users, people):
+    from django.test.utils import CaptureQueriesContext
+
+    own = scoped_users["own"]
+    person(own, "Grace", "Hopper")
+    person(own, "Grace", "Turing")
+    with CaptureQueriesContext(connection) as queries:
+        assert top(own, "grace hoper")[0] == "Grace Hopper"
+        assert top(own, "turing") == ["Grace Turing"]
+        assert top(own, "lovelace") == []  # Ada is not theirs
+    assert not any("customer_search" in q["sql"] for q in queries)
+    # An actor who sees everyone still goes through the full-text index.
+    with CaptureQueriesContext(connection) as queries:
+        assert top(admin, "lovelace")[0] == "Ada Lovelace"
+    assert any("customer_search" in q["sql"] for q in queries)

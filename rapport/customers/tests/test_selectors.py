@@ -242,3 +242,48 @@ def test_organization_timeline_rolls_up_its_visible_people(admin, scoped_users, 
     }
     with pytest.raises(PermissionDenied):
         selectors.timeline(actor=own, customer=theirs)
+
+
+@pytest.mark.parametrize(
+    "sort", ["name", "-name", "-created", "updated", "-quality", "id", "stage"]
+)
+def test_a_filtered_page_reads_the_same_rows_through_the_sort_index(admin, sort):
+    """Past the count's cap the page walks the sort's own index (SQLite INDEXED BY): the
+    rows and their order, page after page, are those of the planner's own plan."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    stages = ["lead", "customer", "churned"]
+    Customer.objects.bulk_create(
+        [
+            Customer(
+                display_name=f"C{(i * 7) % 23:02}",
+                owner=admin,
+                country="FR" if i % 3 else "DE",
+                lifecycle_stage=stages[i % 3],
+                quality_score=i % 5,
+            )
+            for i in range(40)
+        ]
+    )
+    filters = {"country": ["FR"]}
+    many = selectors.capped_count(selectors.customer_list(actor=admin, filters=filters), cap=5)
+    assert many.more
+
+    def all_pages(matches):
+        seen, cursor = [], None
+        while True:
+            page = selectors.customer_page(
+                actor=admin, filters=filters, sort=sort, cursor=cursor, limit=4, matches=matches
+            )
+            seen += [c.pk for c in page.items]
+            cursor = page.next_cursor
+            if not cursor:
+                return seen
+
+    with CaptureQueriesContext(connection) as walked:
+        by_index = all_pages(many)
+    assert by_index == all_pages(None)
+    assert len(by_index) == 26
+    hinted = any("INDEXED BY" in q["sql"] or "NOT INDEXED" in q["sql"] for q in walked)
+    assert hinted == (connection.vendor == "sqlite" and sort != "stage")

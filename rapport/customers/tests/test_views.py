@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -492,3 +494,25 @@ def test_bulk_action_on_every_matching_customer_runs_as_a_job(
     # A bad request is refused before any job starts.
     client.post(reverse("customers:bulk"), {"scope": "matching", "action": "tag", "query": ""})
     assert Job.objects.filter(kind="customers.bulk").count() == 1
+
+
+def test_a_capped_filtered_list_says_more_than_n_in_a_constant_number_of_queries(
+    client, admin, settings
+):
+    """Past the cap the page walks the sort's index: one query more on SQLite, the same
+    number whatever the page size, and the count honest about being a floor."""
+    _many_customers(admin, 60)
+    settings.LIST_EXACT_COUNT_CAP = 20
+    client.force_login(admin)
+    counts = []
+    for page_size in ("25", "100"):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(
+                reverse("customers:list"),
+                {"page_size": page_size, "tag": "tag1", "sort": "-created"},
+            )
+        counts.append(len(queries))
+        html = response.content.decode()
+        assert "more than 20 customers match these filters" in html
+        assert html.count('name="ids"') == min(int(page_size), 60)
+    assert counts[0] == counts[1] <= 12
