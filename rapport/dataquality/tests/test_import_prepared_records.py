@@ -182,7 +182,8 @@ def test_events_and_audit_rows_written_from_prepared_parts(
         )
         changes = AuditLogEntry.objects.get(action="create", object_id=str(customer.pk)).changes
         assert changes["owner_id"] == [None, owner.pk]
-        assert list(changes)[-2:] == ["owner_id", "source"]
+        if connection.vendor == "sqlite":  # jsonb keeps no key order
+            assert list(changes)[-2:] == ["owner_id", "source"]
     assert len({e.event_id for e in OutboxEvent.objects.all()}) == OutboxEvent.objects.count()
 
 
