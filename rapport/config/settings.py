@@ -251,7 +251,7 @@ IMPORT_RETENTION_DAYS = env.int("IMPORT_RETENTION_DAYS", default=7)
 IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=2000)
 # Past this many rows, an import validates the rest in IMPORT_VALIDATION_PROCESSES worker
 # processes while it writes (0 processes: all in the importing process).
-IMPORT_PARALLEL_AFTER_ROWS = env.int("IMPORT_PARALLEL_AFTER_ROWS", default=20_000)
+IMPORT_PARALLEL_AFTER_ROWS = env.int("IMPORT_PARALLEL_AFTER_ROWS", default=4_000)
 IMPORT_VALIDATION_PROCESSES = env.int(
     "IMPORT_VALIDATION_PROCESSES", default=1 if (os.cpu_count() or 1) >= 2 else 0
 )

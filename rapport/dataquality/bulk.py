@@ -18,7 +18,7 @@ Model instances must be complete (defaults filled in by their constructors or by
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
@@ -39,6 +39,13 @@ _PASS_THROUGH = (
 )
 
 M = TypeVar("M", bound=models.Model)
+
+
+class Prepared(str):
+    """A value already in the form the database stores (JSON text, a UUID's hex digits):
+    converters pass it through. Lets the validation workers encode a row's JSON."""
+
+    __slots__ = ()
 
 
 def clone(template: M, **values: Any) -> M:
@@ -81,7 +88,13 @@ def _converter(
     if isinstance(field, models.ForeignKey):
         return None
     if isinstance(field, models.JSONField | models.UUIDField):
-        return lambda value, f=field: f.get_db_prep_save(value, connection)  # type: ignore[misc]
+
+        def adapt(value: Any, f: models.Field[Any, Any] = field) -> Any:
+            if type(value) is Prepared:
+                return value
+            return f.get_db_prep_save(value, connection)
+
+        return adapt
     # DateTimeField subclasses DateField; both need the backend's adapter (SQLite stores
     # text).
     if isinstance(field, models.DateField):
@@ -155,40 +168,106 @@ def insert(
                 for obj, (new_id,) in zip(objs, cursor.fetchall(), strict=True):
                     obj.pk = new_id
         fields = _fields(model, with_pk=returning_ids)
-        rows = _rows(objs, fields, connection)
-        columns = ", ".join(quote(f.column) for f in fields)
-        # Django's cursor wrapper passes `copy` through to psycopg's cursor.
-        sql = f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN"
-        # COPY goes around Django's cursor wrapper: its errors are wrapped here, so a
-        # refused row raises django.db.DatabaseError as an INSERT's would.
-        with (
-            connection.wrap_database_errors,
-            connection.cursor() as cursor,
-            cursor.copy(sql) as copy,
-        ):
-            for row in rows:
-                copy.write_row(row)
+        _copy(connection, model, fields, _rows(objs, fields, connection))
         _mark_saved(objs, using)
         return
 
     fields = _fields(model, with_pk=False)
     rows = _rows(objs, fields, connection)
+    if not returning_ids:
+        _executemany(connection, model, fields, rows)
+        _mark_saved(objs, using)
+        return
     head = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"
     width = len(fields)
     placeholder = "(" + ", ".join(["%s"] * width) + ")"
     with connection.cursor() as cursor:
-        if not returning_ids:
-            cursor.executemany(f"{head} VALUES {placeholder}", rows)
-        else:
-            per_statement = max(1, min(1000, _SQLITE_MAX_PARAMS // width))
-            pk_column = quote(pk.column)
-            for start in range(0, len(rows), per_statement):
-                chunk = rows[start : start + per_statement]
-                sql = f"{head} VALUES {', '.join([placeholder] * len(chunk))} RETURNING {pk_column}"
-                cursor.execute(sql, [value for row in chunk for value in row])
-                ids = [r[0] for r in cursor.fetchall()]
-                # SQLite returns the rows of a multi-row VALUES in order (Django's
-                # bulk_create relies on the same behaviour).
-                for obj, new_id in zip(objs[start : start + per_statement], ids, strict=True):
-                    obj.pk = new_id
+        per_statement = max(1, min(1000, _SQLITE_MAX_PARAMS // width))
+        pk_column = quote(pk.column)
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            sql = f"{head} VALUES {', '.join([placeholder] * len(chunk))} RETURNING {pk_column}"
+            cursor.execute(sql, [value for row in chunk for value in row])
+            ids = [r[0] for r in cursor.fetchall()]
+            # SQLite returns the rows of a multi-row VALUES in order (Django's
+            # bulk_create relies on the same behaviour).
+            for obj, new_id in zip(objs[start : start + per_statement], ids, strict=True):
+                obj.pk = new_id
     _mark_saved(objs, using)
+
+
+def _copy(
+    connection: BaseDatabaseWrapper,
+    model: type[models.Model],
+    fields: list[models.Field[Any, Any]],
+    rows: Iterable[tuple[Any, ...]],
+) -> None:
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    # Django's cursor wrapper passes `copy` through to psycopg's cursor.
+    sql = f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN"
+    # COPY goes around Django's cursor wrapper: its errors are wrapped here, so a
+    # refused row raises django.db.DatabaseError as an INSERT's would.
+    with (
+        connection.wrap_database_errors,
+        connection.cursor() as cursor,
+        cursor.copy(sql) as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+
+
+def _executemany(
+    connection: BaseDatabaseWrapper,
+    model: type[models.Model],
+    fields: list[models.Field[Any, Any]],
+    rows: list[tuple[Any, ...]],
+) -> None:
+    quote = connection.ops.quote_name
+    head = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"
+    )
+    placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    with connection.cursor() as cursor:
+        cursor.executemany(f"{head} VALUES {placeholder}", rows)
+
+
+class RowMaker:
+    """Database-ready rows of one model that differ from a template instance only in a
+    few fields: the template's values are converted once, and a row is a copy with the
+    varying values put in (converted by the field's converter unless `Prepared`). For
+    rows whose primary key nobody needs back; `insert_rows` writes them.
+
+    What `insert([clone(template, **values), ...])` would write, without an instance per
+    row (tests/test_bulk_rows.py holds the two equal)."""
+
+    def __init__(
+        self, template: models.Model, varying: Sequence[str], *, using: str = DEFAULT_DB_ALIAS
+    ) -> None:
+        connection = connections[using]
+        self.model = type(template)
+        self.fields = _fields(self.model, with_pk=False)
+        attnames = [f.attname for f in self.fields]
+        self._base = list(_rows([template], self.fields, connection)[0])
+        self._slots = [
+            (attnames.index(name), _converter(self.fields[attnames.index(name)], connection))
+            for name in varying
+        ]
+        self.using = using
+
+    def row(self, *values: Any) -> tuple[Any, ...]:
+        row = self._base.copy()
+        for (slot, convert), value in zip(self._slots, values, strict=True):
+            row[slot] = value if convert is None else convert(value)
+        return tuple(row)
+
+
+def insert_rows(maker: RowMaker, rows: list[tuple[Any, ...]]) -> None:
+    """INSERT rows made by `maker.row`."""
+    if not rows:
+        return
+    connection = connections[maker.using]
+    if connection.vendor == "postgresql":
+        _copy(connection, maker.model, maker.fields, rows)
+    else:
+        _executemany(connection, maker.model, maker.fields, rows)

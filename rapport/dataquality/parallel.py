@@ -74,6 +74,7 @@ class ValidationPool:
         # Enough chunks in flight to keep every worker busy while the parent writes, few
         # enough to bound memory (a chunk is ~1 MB of cells at most).
         self.ahead = 2 * processes + 1
+        self._broken = False
         self._executor = ProcessPoolExecutor(
             max_workers=processes,
             mp_context=multiprocessing.get_context("spawn"),
@@ -86,21 +87,28 @@ class ValidationPool:
         )
 
     def outcomes(self, rows: Iterator[Row]) -> Iterator[tuple[int, list[str], Any]]:
+        """The rows' outcomes, in order. The first chunks are sent (and the workers
+        spawned) by this call, not when the first outcome is asked for: the caller can do
+        other work while the workers start (~1 s: a fresh interpreter sets Django up)."""
         window: deque[tuple[list[Row], Future[list[Any]] | None]] = deque()
-        broken = False
-
-        def submit() -> bool:
-            chunk = list(islice(rows, self.chunk_rows))
-            if not chunk:
-                return False
-            window.append(
-                (chunk, None if broken else self._executor.submit(_validate_chunk, chunk))
-            )
-            return True
-
         for _ in range(self.ahead):
-            if not submit():
+            if not self._submit(rows, window):
                 break
+        return self._in_order(rows, window)
+
+    def _submit(
+        self, rows: Iterator[Row], window: deque[tuple[list[Row], Future[list[Any]] | None]]
+    ) -> bool:
+        chunk = list(islice(rows, self.chunk_rows))
+        if not chunk:
+            return False
+        future = None if self._broken else self._executor.submit(_validate_chunk, chunk)
+        window.append((chunk, future))
+        return True
+
+    def _in_order(
+        self, rows: Iterator[Row], window: deque[tuple[list[Row], Future[list[Any]] | None]]
+    ) -> Iterator[tuple[int, list[str], Any]]:
         while window:
             chunk, future = window.popleft()
             outcomes: list[Any] | None = None
@@ -111,11 +119,11 @@ class ValidationPool:
                     # A dead worker (BrokenProcessPool) or one that could not start: this
                     # process validates the rest itself.
                     logger.exception("Import validation worker failed; validating in-process")
-                    broken = True
+                    self._broken = True
                     self.close()
             if outcomes is None:
                 outcomes = [self.validator.validate(number, cells) for number, cells in chunk]
-            submit()
+            self._submit(rows, window)
             for (number, cells), outcome in zip(chunk, outcomes, strict=True):
                 if not isinstance(outcome, list):
                     outcome.raw = cells
