@@ -43,7 +43,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--server", choices=["rapport", "uvicorn"], default="rapport")
     parser.add_argument("--workers", type=int, default=2, help="Web server processes.")
-    parser.add_argument("--threads", type=int, default=4, help="Threads per web process.")
+    parser.add_argument("--threads", type=int, default=2, help="Threads per web process.")
     parser.add_argument("--var", default=str(ROOT / "var" / "bench-api"))
     parser.add_argument(
         "--database-url", default="", help="Default: a SQLite file under --var (WAL)."
