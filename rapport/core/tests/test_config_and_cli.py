@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import secrets
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -121,3 +125,55 @@ def test_the_redis_queue_runs_the_same_tasks_with_only_settings_changed(tmp_path
     )
     status = run(["shell", "-c", check], tmp_path, **env)
     assert status.stdout.strip().splitlines()[-1] == "SUCCESSFUL", status.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_keeps_accepting_while_keep_alive_connections_are_open(tmp_path):
+    """A browser holds several idle keep-alive connections; the next one must still be served.
+
+    Granian's backpressure limits connections, not requests: set to the thread count it
+    stopped a worker accepting once that many connections were open (pages hung on their
+    assets). Six idle connections against one worker with one thread, then a new one.
+    """
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY"}}
+    env.update({"RAPPORT_VAR_DIR": str(tmp_path), "RAPPORT_TESTING": "0"})
+    command = [*RAPPORT, "serve", "--port", str(port), "--workers", "1", "--threads", "1"]
+    server = subprocess.Popen(
+        [*command, "--task-workers", "0"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    idle: list[http.client.HTTPConnection] = []
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "rapport serve did not start"
+                time.sleep(0.2)
+        for _ in range(7):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", "/healthz")
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 200
+            assert response.getheader("connection", "keep-alive").lower() != "close"
+            idle.append(connection)  # left open, as a browser leaves it
+    finally:
+        for connection in idle:
+            connection.close()
+        os.killpg(server.pid, signal.SIGINT)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)

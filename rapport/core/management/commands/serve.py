@@ -77,9 +77,12 @@ class Command(BaseCommand):
                 port=options["port"],
                 interface=Interfaces.WSGI,
                 workers=options["workers"],
+                # The threads cap how many requests run in Python at once. Granian's
+                # backpressure is left at its default (backlog / workers): it limits
+                # *connections*, so setting it to the thread count made each worker
+                # stop accepting once that many keep-alive connections were open, and a
+                # browser's next page or asset waited for an idle one to time out.
                 blocking_threads=options["threads"],
-                # Admit no more requests into Python than there are threads to run them.
-                backpressure=options["threads"],
                 log_level=LogLevels.info if verbose else LogLevels.warning,
                 log_access=verbose,
                 respawn_failed_workers=True,
