@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import logging
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -92,6 +93,11 @@ def smtp(settings: Any, immediate_tasks: None) -> Iterator[Mailbox]:
     tasks run at once so a queued e-mail is sent before the request returns."""
     mailbox = Mailbox()
     port = _free_port()
+    # aiosmtpd logs every connection at INFO from its own thread, which can outlive the
+    # test's captured output ("Logging error … I/O operation on closed file" in CI).
+    server_log = logging.getLogger("mail.log")
+    level = server_log.level
+    server_log.setLevel(logging.WARNING)
     controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
@@ -106,3 +112,4 @@ def smtp(settings: Any, immediate_tasks: None) -> Iterator[Mailbox]:
         yield mailbox
     finally:
         controller.stop()
+        server_log.setLevel(level)
