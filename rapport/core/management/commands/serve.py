@@ -32,7 +32,7 @@ class Command(BaseCommand):
             "--threads",
             type=int,
             default=2,
-            # Two beat four on 2 cores (PostgreSQL list API 420 vs 400 req/s): fewer threads
+            # Two beat four on 2 cores (PostgreSQL list API 427 vs 390 req/s): fewer threads
             # contending for the GIL while a request waits on the database.
             help="Request threads per web process (default 2).",
         )
