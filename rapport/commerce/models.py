@@ -68,7 +68,7 @@ class OrderChannel(models.TextChoices):
 
 class Order(OwnedModel):
     customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.PROTECT, related_name="orders"
+        "customers.Customer", on_delete=models.PROTECT, related_name="orders", db_index=False
     )
     # The id in the system the order came from (shop, ERP): the key of idempotent upserts.
     external_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
@@ -128,7 +128,7 @@ ORDER_TONES = {
 
 
 class OrderLine(models.Model):
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", db_index=False)
     position = models.PositiveIntegerField(default=0)
     # The catalogue product, if known; sku/name are kept on the line so an order still
     # reads correctly after its product is renamed or deleted.
@@ -178,7 +178,7 @@ class Shipment(OwnedModel):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments")
     # Denormalised from the order: "what is on its way to this customer" without a join.
     customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.PROTECT, related_name="shipments"
+        "customers.Customer", on_delete=models.PROTECT, related_name="shipments", db_index=False
     )
     carrier = models.CharField(max_length=100)
     tracking_number = models.CharField(max_length=100, blank=True)
@@ -201,6 +201,8 @@ class Shipment(OwnedModel):
             ),
             models.Index(fields=["customer", "status"], name="shipment_customer"),
             models.Index(fields=["tracking_number"], name="shipment_tracking"),
+            models.Index(fields=["owner"], name="shipment_owner"),
+            models.Index(fields=["team"], name="shipment_team"),
         ]
 
     def __str__(self) -> str:
@@ -232,7 +234,9 @@ class ShipmentEvent(models.Model):
     """One tracking scan or status change of a shipment: what, when, where."""
 
     id = models.BigAutoField(primary_key=True)
-    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="events")
+    shipment = models.ForeignKey(
+        Shipment, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     status = models.CharField(max_length=20, choices=ShipmentStatus.choices)
     occurred_at = models.DateTimeField(default=timezone.now)
     location = models.CharField(max_length=200, blank=True)

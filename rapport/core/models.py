@@ -25,11 +25,24 @@ class OwnedModel(TimestampedModel):
     token, so a stale edit (UI or API) is refused instead of silently overwriting.
     """
 
+    # No index of their own: each concrete model indexes owner and team in the composite
+    # its scoped lists read (owner, name, id), which serves every owner lookup too
+    # (tests/test_schema_indexes.py refuses an index another one covers).
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     team = models.ForeignKey(
-        "identity.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "identity.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     version = models.PositiveIntegerField(default=1, editable=False)
 
@@ -74,6 +87,7 @@ class AuditLogEntry(models.Model):
         on_delete=models.DO_NOTHING,
         db_constraint=False,
         related_name="+",
+        db_index=False,
     )
     actor_label = models.CharField(max_length=255, blank=True)
     api_key_id = models.BigIntegerField(null=True, blank=True)
@@ -166,7 +180,12 @@ class Job(models.Model):
     kind = models.CharField(max_length=50)
     title = models.CharField(max_length=200)
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
     )
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
     done = models.PositiveBigIntegerField(default=0)

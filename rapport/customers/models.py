@@ -130,8 +130,8 @@ class Customer(OwnedModel):
 
 
 class CustomerTag(models.Model):
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE)
-    tag = models.ForeignKey(Tag, on_delete=models.CASCADE)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, db_index=False)
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, db_index=False)
 
     class Meta:
         constraints = [
@@ -151,7 +151,9 @@ class ContactKind(models.TextChoices):
 
 
 class EmailAddress(models.Model):
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="emails")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="emails", db_index=False
+    )
     email = models.CharField(max_length=254, help_text="Normalised by email-validator.")
     kind = models.CharField(max_length=8, choices=ContactKind.choices, default=ContactKind.WORK)
     is_primary = models.BooleanField(default=False)
@@ -168,7 +170,9 @@ class EmailAddress(models.Model):
 
 
 class PhoneNumber(models.Model):
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="phones")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="phones", db_index=False
+    )
     e164 = models.CharField(max_length=20, help_text="E.164, normalised by phonenumbers.")
     raw = models.CharField(max_length=50, blank=True, help_text="As it was entered.")
     kind = models.CharField(max_length=8, choices=ContactKind.choices, default=ContactKind.MOBILE)
@@ -214,8 +218,12 @@ class Address(models.Model):
 class Affiliation(TimestampedModel):
     """A person's role at an organization (B2B): title, primary employer, dates."""
 
-    person = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="affiliations")
-    organization = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="members")
+    person = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="affiliations", db_index=False
+    )
+    organization = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="members", db_index=False
+    )
     title = models.CharField(max_length=150, blank=True)
     is_primary = models.BooleanField(default=True)
     started_on = models.DateField(null=True, blank=True)
@@ -253,10 +261,10 @@ class Relationship(TimestampedModel):
     """A directed link between two customers, shown from both sides with its own wording."""
 
     from_customer = models.ForeignKey(
-        Customer, on_delete=models.CASCADE, related_name="relationships_out"
+        Customer, on_delete=models.CASCADE, related_name="relationships_out", db_index=False
     )
     to_customer = models.ForeignKey(
-        Customer, on_delete=models.CASCADE, related_name="relationships_in"
+        Customer, on_delete=models.CASCADE, related_name="relationships_in", db_index=False
     )
     kind = models.CharField(max_length=16, choices=RelationshipKind.choices)
     note = models.CharField(max_length=255, blank=True)
@@ -299,7 +307,9 @@ class ConsentStatus(models.TextChoices):
 class ConsentRecord(models.Model):
     """The consent ledger: append-only; the latest row per (channel, purpose) is in force."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="consents")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="consents", db_index=False
+    )
     channel = models.CharField(max_length=8, choices=ConsentChannel.choices)
     purpose = models.CharField(max_length=12, choices=ConsentPurpose.choices)
     status = models.CharField(max_length=10, choices=ConsentStatus.choices)
@@ -405,7 +415,9 @@ class Interaction(models.Model):
     """
 
     id = models.BigAutoField(primary_key=True)
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="interactions")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="interactions", db_index=False
+    )
     kind = models.CharField(max_length=16, choices=InteractionKind.choices)
     channel = models.CharField(max_length=12, choices=Channel.choices, default=Channel.SYSTEM)
     direction = models.CharField(max_length=3, choices=Direction.choices, blank=True, default="")

@@ -27,7 +27,10 @@ class ImportMapping(models.Model):
     object_type = models.CharField(max_length=16, choices=ImportObjectType.choices)
     mapping = models.JSONField(default=dict)
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="import_mappings"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="import_mappings",
+        db_index=False,
     )
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -62,6 +65,7 @@ class ImportRun(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="import_runs",
+        db_index=False,
     )
     object_type = models.CharField(max_length=16, choices=ImportObjectType.choices)
     original_name = models.CharField(max_length=255)
@@ -112,7 +116,9 @@ class ImportRun(models.Model):
 class ImportRowError(models.Model):
     """A failed row: where, why, and the row as it was (for the error file)."""
 
-    run = models.ForeignKey(ImportRun, on_delete=models.CASCADE, related_name="row_errors")
+    run = models.ForeignKey(
+        ImportRun, on_delete=models.CASCADE, related_name="row_errors", db_index=False
+    )
     row = models.PositiveBigIntegerField()
     field = models.CharField(max_length=100, blank=True)
     message = models.TextField()

@@ -62,8 +62,12 @@ class PairStatus(models.TextChoices):
 
 
 class DuplicatePair(models.Model):
-    customer_a = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
-    customer_b = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    customer_a = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    customer_b = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     probability = models.FloatField()
     match_weight = models.FloatField()
     # Comparison level per compared field, e.g. {"name": "names swapped", "birth_date":
@@ -119,8 +123,12 @@ class CustomerMerge(models.Model):
     row's own values changed or it was deleted as a duplicate of the survivor's.
     """
 
-    survivor = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
-    loser = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    survivor = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    loser = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     pair = models.ForeignKey(
         DuplicatePair, null=True, blank=True, on_delete=models.SET_NULL, related_name="merges"
     )

@@ -44,7 +44,9 @@ class Role(models.Model):
 
 
 class RolePermission(models.Model):
-    role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="permissions")
+    role = models.ForeignKey(
+        Role, on_delete=models.CASCADE, related_name="permissions", db_index=False
+    )
     object_type = models.CharField(max_length=100)
     can_view = models.BooleanField(default=False)
     can_create = models.BooleanField(default=False)

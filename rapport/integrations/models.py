@@ -55,7 +55,7 @@ class WebhookDelivery(models.Model):
     id = models.BigAutoField(primary_key=True)
     delivery_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     endpoint = models.ForeignKey(
-        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False
     )
     event_id = models.UUIDField()
     event_type = models.CharField(max_length=100)
