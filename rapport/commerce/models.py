@@ -92,6 +92,8 @@ class Order(OwnedModel):
             models.Index(fields=["-ordered_at", "-id"], name="order_recent"),
             models.Index(fields=["owner", "-ordered_at", "-id"], name="order_owner_recent"),
             models.Index(fields=["team", "-ordered_at", "-id"], name="order_team_recent"),
+            models.Index(fields=["owner", "id"], name="order_owner_id"),
+            models.Index(fields=["team", "id"], name="order_team_id"),
             models.Index(fields=["number"], name="order_number"),
         ]
         constraints = [
@@ -201,8 +203,8 @@ class Shipment(OwnedModel):
             ),
             models.Index(fields=["customer", "status"], name="shipment_customer"),
             models.Index(fields=["tracking_number"], name="shipment_tracking"),
-            models.Index(fields=["owner"], name="shipment_owner"),
-            models.Index(fields=["team"], name="shipment_team"),
+            models.Index(fields=["owner", "id"], name="shipment_owner"),
+            models.Index(fields=["team", "id"], name="shipment_team"),
         ]
 
     def __str__(self) -> str:

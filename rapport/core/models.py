@@ -25,9 +25,9 @@ class OwnedModel(TimestampedModel):
     token, so a stale edit (UI or API) is refused instead of silently overwriting.
     """
 
-    # No index of their own: each concrete model indexes owner and team in the composite
-    # its scoped lists read (owner, name, id), which serves every owner lookup too
-    # (tests/test_schema_indexes.py refuses an index another one covers).
+    # No index of their own: each concrete model declares (owner, id) and (team, id) for
+    # scoped reads in id order, beside the composites its lists sort by (a plain FK index
+    # beside those would be covered: tests/test_schema_indexes.py refuses it).
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -99,6 +99,10 @@ class Customer(OwnedModel):
             models.Index(fields=["primary_phone"], name="customer_phone"),
             models.Index(fields=["owner", "display_name", "id"], name="customer_owner_name"),
             models.Index(fields=["team", "display_name", "id"], name="customer_team_name"),
+            # Scoped reads in id order (the API's default): what SQLite's own (owner_id)
+            # index gave, as its rows end in the rowid.
+            models.Index(fields=["owner", "id"], name="customer_owner_id"),
+            models.Index(fields=["team", "id"], name="customer_team_id"),
             models.Index(fields=["lifecycle_stage", "display_name", "id"], name="customer_stage"),
             models.Index(fields=["country", "city"], name="customer_place"),
             models.Index(fields=["quality_score", "id"], name="customer_quality"),

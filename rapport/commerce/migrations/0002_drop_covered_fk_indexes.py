@@ -63,10 +63,18 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='shipment',
-            index=models.Index(fields=['owner'], name='shipment_owner'),
+            index=models.Index(fields=['owner', 'id'], name='shipment_owner'),
         ),
         migrations.AddIndex(
             model_name='shipment',
-            index=models.Index(fields=['team'], name='shipment_team'),
+            index=models.Index(fields=['team', 'id'], name='shipment_team'),
+        ),
+        migrations.AddIndex(
+            model_name='order',
+            index=models.Index(fields=['owner', 'id'], name='order_owner_id'),
+        ),
+        migrations.AddIndex(
+            model_name='order',
+            index=models.Index(fields=['team', 'id'], name='order_team_id'),
         ),
     ]

@@ -80,4 +80,12 @@ class Migration(migrations.Migration):
                 field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='relationships_in', to='customers.customer'),
             ),
         ),
+        migrations.AddIndex(
+            model_name='customer',
+            index=models.Index(fields=['owner', 'id'], name='customer_owner_id'),
+        ),
+        migrations.AddIndex(
+            model_name='customer',
+            index=models.Index(fields=['team', 'id'], name='customer_team_id'),
+        ),
     ]
