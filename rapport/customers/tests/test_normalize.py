@@ -218,3 +218,27 @@ def test_the_service_stores_canonical_values_and_reports_errors_per_field(admin)
     assert "valid postcode for DE" in errors["addresses.1.postcode"][0]
     assert "Atlantis" in errors["addresses.2.country"][0]
     assert not Customer.objects.filter(first_name="Grace").exists()
+
+
+def test_codes_and_english_names_do_not_load_the_translations():
+    normalize._translated_country_index.cache_clear()
+    try:
+        assert [normalize.normalize_country(t) for t in ("FR", "France", "UK")] == [
+            "FR",
+            "FR",
+            "GB",
+        ]
+        assert normalize._translated_country_index.cache_info().currsize == 0
+        assert normalize.normalize_country("Allemagne") == "DE"
+        assert normalize._translated_country_index.cache_info().currsize == 1
+    finally:
+        normalize._translated_country_index.cache_clear()
+
+
+def test_english_names_and_aliases_win_over_a_translation_that_spells_them():
+    english = normalize._english_country_index()
+    translated = normalize._translated_country_index()
+    shared = [key for key in english if key in translated and translated[key] != english[key]]
+    assert shared  # e.g. a language whose name for one country is another's English name
+    for key in shared:
+        assert normalize._country_code(key) == english[key]
