@@ -20,7 +20,6 @@ How a contact import goes (docs/import-export.md is the user-facing account):
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import re
 import uuid
@@ -31,8 +30,10 @@ from itertools import chain, islice
 from types import SimpleNamespace
 from typing import Any, cast
 
+import orjson
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -137,11 +138,10 @@ class ContactRow:
     # The created customer's data-quality score and issues, and the day they were
     # assessed on (a birth date is checked against "today").
     quality: tuple[int, int, dt.date] | None = None
-    # Its audit row's changes and its customer.created payload as JSON text, in pieces
-    # around the values only the writing process knows (id, owner, batch time): see
-    # _CreatedRecords.
-    audit_members: str = ""
-    payload_pieces: tuple[str, ...] = ()
+    # Its audit row's changes and its customer.created payload as JSON text, but for the
+    # values only the writing process knows (id, owner, batch time): see _CreatedRecords.
+    audit_json: str = "{}"
+    payload_json: str = "{}"
     event_id: str = field(default="", compare=False)  # a random UUID's hex digits
 
     def key(self, upsert_by: str) -> str | None:
@@ -414,58 +414,38 @@ def _has_address(row: ContactRow) -> bool:
     return bool(row.address) and any(row.address.values())  # type: ignore[union-attr]
 
 
-def _members(data: dict[str, Any]) -> str:
-    """`json.dumps(data)` without its braces: JSON objects joined by ", " from such
-    pieces are byte for byte what json.dumps gives for the merged dict."""
-    return json.dumps(data)[1:-1]
+# The JSON text of the records the import writes itself: orjson (C) for the plain types;
+# datetimes, dates, Decimals and lazy strings through Django's encoder, as the ORM writes
+# them (JSONField's converter is bypassed: bulk.Prepared).
+_DJANGO_JSON = DjangoJSONEncoder()
 
 
-# How the values the writer fills in read in the JSON the validation makes: the template
-# customer has no owner or team and the times below; its id is 0.
+def _json(data: dict[str, Any]) -> str:
+    return orjson.dumps(
+        data, default=_DJANGO_JSON.default, option=orjson.OPT_PASSTHROUGH_DATETIME
+    ).decode()
+
+
+def _joined(head: str, text: str) -> bulk.Prepared:
+    """The JSON object `text` with the members `head` ('"a":1,"b":2', or '') put first."""
+    return bulk.Prepared("{" + ",".join([m for m in (head, text[1:-1]) if m]) + "}")
+
+
+# The template customer of the validation has no owner or team and this time.
 _PLACEHOLDER_TIME = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-_PLACEHOLDERS = [
-    _members({"id": 0}),
-    _members({"lifecycle_changed_at": "2000-01-01T00:00:00Z"}),
-    _members({"owner_id": None}),
-    _members({"team_id": None}),
-    _members({"created_at": "2000-01-01T00:00:00Z"}),
-    _members({"updated_at": "2000-01-01T00:00:00Z"}),
-]
-
-
-def _split_payload(text: str) -> tuple[str, ...]:
-    """The JSON text of a payload cut around the placeholders of the _WRITER_KEYS: the
-    members before "id", between "id" and "lifecycle_changed_at", …, after "updated_at".
-
-    A placeholder is a key and value with unescaped quotes, so it cannot occur inside a
-    JSON string. "id" and "lifecycle_changed_at" come before every nested object and are
-    found from the left; the other four come after "custom_fields" (whose keys are
-    anyone's) and before the lists of e-mails, phones and addresses (which have fixed
-    keys), so they are found from the right."""
-    ident, changed, owner, team, created, updated = _PLACEHOLDERS
-    starts = [text.index(ident), text.index(changed)]
-    right = [text.rindex(updated)]
-    right.insert(0, text.rindex(created, 0, right[0]))
-    right.insert(0, text.rindex(team, 0, right[0]))
-    right.insert(0, text.rindex(owner, 0, right[0]))
-    starts += right
-    ends = [start + len(p) for start, p in zip(starts, _PLACEHOLDERS, strict=True)]
-    bounds = [1, *ends]
-    stops = [*starts, len(text) - 1]
-    return tuple(
-        text[a:b].removeprefix(", ").removesuffix(", ") for a, b in zip(bounds, stops, strict=True)
-    )
 
 
 class _CreatedRecords:
     """The audit row's changes and the customer.created payload of a created customer,
     made as JSON text by the validation (`prepare`, per row, in a worker process for a
-    large file) and completed by the writing process (`changes`, `payload`) with what
-    only it knows: the new id, the owner and team, the batch's time.
+    large file: text is what costs the writing process least to receive) and completed by
+    the writing process (`changes`, `payload`) with the members only it knows: the new
+    id, the owner and team, the batch's time, put first in the payload.
 
-    The result is the same text json.dumps gives for `_created_changes(customer)` and
-    `_PayloadMaker.created(...)` of the saved customer, which is what the field's
-    converter stores (tests/test_import_contacts.py holds them equal)."""
+    The result is the JSON of `_created_changes(customer)` and `_PayloadMaker.created(...)`
+    of the saved customer (tests/test_import_prepared_records.py holds them equal). Key
+    order is the writer's keys first; JSON objects are unordered (PostgreSQL's jsonb keeps
+    no order at all)."""
 
     @staticmethod
     def prepare(row: ContactRow, customer: Customer) -> None:
@@ -475,11 +455,12 @@ class _CreatedRecords:
         row.quality = (result.score, result.issues, today)
         customer.quality_score, customer.quality_issues = result.score, result.issues
         changes = _created_changes(customer)  # owner_id is None here: left out
-        del changes["source"]  # comes after owner_id, added by the writer
-        row.audit_members = _members(changes)
+        del changes["source"]  # the writer adds it after owner_id
+        row.audit_json = _json(changes)
         payload = _PayloadMaker().created(customer, row, has_address=_has_address(row))
-        payload["id"] = 0
-        row.payload_pieces = _split_payload(json.dumps(payload))
+        for name in _WRITER_KEYS:
+            del payload[name]
+        row.payload_json = _json(payload)
         row.event_id = uuid.uuid4().hex
 
     def __init__(self, *, owner_id: int | None, team_id: int | None, now: dt.datetime) -> None:
@@ -491,21 +472,15 @@ class _CreatedRecords:
             "created_at": stamp,
             "updated_at": stamp,
         }
-        self._known = [_members({name: known[name]}) for name in _WRITER_KEYS[1:]]
+        self._known = _json(known)[1:-1]
         owner = {"owner_id": [None, owner_id]} if owner_id is not None else {}
-        self._changes_tail = _members({**owner, "source": [None, "import"]})
+        self._changes_tail = _json({**owner, "source": [None, "import"]})
 
     def changes(self, row: ContactRow) -> bulk.Prepared:
-        head = row.audit_members
-        return bulk.Prepared("{" + (head + ", " if head else "") + self._changes_tail + "}")
+        return _joined(row.audit_json[1:-1], self._changes_tail)
 
     def payload(self, row: ContactRow, cid: int) -> bulk.Prepared:
-        pieces = row.payload_pieces
-        parts = [pieces[0], f'"id": {int(cid)}']
-        for known, piece in zip(self._known, pieces[1:-1], strict=True):
-            parts += (piece, known)
-        parts.append(pieces[-1])
-        return bulk.Prepared("{" + ", ".join([p for p in parts if p]) + "}")
+        return _joined(f'"id":{int(cid)},{self._known}', row.payload_json)
 
 
 @contextmanager
