@@ -85,8 +85,16 @@ class Customer(OwnedModel):
     # marks a record not scored yet.
     quality_score = models.PositiveSmallIntegerField(default=0)
     quality_issues = models.PositiveIntegerField(default=UNSCORED)
+    # Indexed for the merged-away records only (customer_merged_into): an index over
+    # every live record's NULL let SQLite's planner answer "merged_into IS NULL AND
+    # external_id IN (…2,000 ids…)" by scanning all live customers, once per import batch.
     merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged_from",
+        db_index=False,
     )
 
     class Meta:
@@ -106,6 +114,11 @@ class Customer(OwnedModel):
             models.Index(fields=["lifecycle_stage", "display_name", "id"], name="customer_stage"),
             models.Index(fields=["country", "city"], name="customer_place"),
             models.Index(fields=["quality_score", "id"], name="customer_quality"),
+            models.Index(
+                fields=["merged_into"],
+                name="customer_merged_into",
+                condition=models.Q(merged_into__isnull=False),
+            ),
         ]
         constraints = [
             models.CheckConstraint(
