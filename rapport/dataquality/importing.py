@@ -30,15 +30,14 @@ from itertools import chain, islice
 from types import SimpleNamespace
 from typing import Any, cast
 
-import orjson
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from rapport.core import audit, outbox
+from rapport.core.api_helpers import json_dumps
 from rapport.core.models import AuditAction, AuditLogEntry, OutboxEvent
 from rapport.core.permissions import can, require
 from rapport.customers import normalize, quality
@@ -414,16 +413,10 @@ def _has_address(row: ContactRow) -> bool:
     return bool(row.address) and any(row.address.values())  # type: ignore[union-attr]
 
 
-# The JSON text of the records the import writes itself: orjson (C) for the plain types;
-# datetimes, dates, Decimals and lazy strings through Django's encoder, as the ORM writes
-# them (JSONField's converter is bypassed: bulk.Prepared).
-_DJANGO_JSON = DjangoJSONEncoder()
-
-
+# The JSON text of the records the import writes itself, as the ORM would write it
+# (JSONField's converter is bypassed: bulk.Prepared).
 def _json(data: dict[str, Any]) -> str:
-    return orjson.dumps(
-        data, default=_DJANGO_JSON.default, option=orjson.OPT_PASSTHROUGH_DATETIME
-    ).decode()
+    return json_dumps(data).decode()
 
 
 def _joined(head: str, text: str) -> bulk.Prepared:
