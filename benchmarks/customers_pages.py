@@ -18,27 +18,60 @@ import statistics
 import time
 from typing import Any
 
+CITIES = {
+    "GB": ["London", "Manchester", "Leeds", "Bristol", "Glasgow", "Cardiff"],
+    "FR": ["Paris", "Lyon", "Marseille", "Toulouse", "Nantes", "Lille"],
+    "DE": ["Berlin", "Hamburg", "München", "Köln", "Leipzig", "Dresden"],
+    "US": ["New York", "Chicago", "Austin", "Seattle", "Boston", "Denver"],
+}
+REPS = 50  # customers are spread over this many owners, as in a real sales team
 
-def _customer(admin: Any, first: list[str], last: list[str], i: int, rng: random.Random) -> Any:
+
+def _customer(
+    owners: list[Any], first: list[str], last: list[str], i: int, rng: random.Random
+) -> Any:
     from rapport.customers.models import Customer
 
     f, la = rng.choice(first).title(), f"{rng.choice(last).title()}{i}"
+    country = rng.choice(["GB", "FR", "DE", "US"])
     return Customer(
         kind="person",
         first_name=f,
         last_name=la,
         display_name=f"{f} {la}",
-        owner=admin,
+        owner=owners[i % len(owners)],
         primary_email=f"{f}.{la}@example.com".lower(),
         primary_phone=f"+44207946{i % 10000:04d}",
         lifecycle_stage=rng.choice(["lead", "customer", "subscriber", "churned"]),
-        country=rng.choice(["GB", "FR", "DE", "US"]),
+        country=country,
+        city=rng.choice(CITIES[country]),
     )
+
+
+def _owners(admin: Any) -> list[Any]:
+    """The admin and REPS - 1 sales reps who see their own customers only."""
+    from rapport.core.permissions import ACTIONS, Scope
+    from rapport.identity.models import Role, RolePermission, User
+
+    role, created = Role.objects.get_or_create(name="Sales rep (benchmark)")
+    if created:
+        RolePermission.objects.create(
+            role=role,
+            object_type="customers.customer",
+            scope=Scope.OWN,
+            **{f"can_{a}": True for a in ACTIONS},
+        )
+    reps = [
+        User.objects.filter(email=f"rep{n}@example.com").first()
+        or User.objects.create_user(f"rep{n}@example.com", "bench-password-123", role=role)
+        for n in range(1, REPS)
+    ]
+    return [admin, *reps]
 
 
 def _seed_customers_raw(
     connection: Any,
-    admin: Any,
+    owners: list[Any],
     first: list[str],
     last: list[str],
     have: int,
@@ -68,7 +101,7 @@ def _seed_customers_raw(
     for start in range(have, total, 50_000):
         rows = []
         for i in range(start, min(start + 50_000, total)):
-            c = _customer(admin, first, last, i, rng)
+            c = _customer(owners, first, last, i, rng)
             phone = c.primary_phone
             if phone not in phone_text:
                 phone_text[phone] = search_text_for(Customer(), [], [phone])
@@ -139,7 +172,8 @@ def main() -> None:
     last = ["lovelace", "hopper", "turing", "dijkstra", "liskov", "knuth", "hamilton", "thompson"]
     have = Customer.objects.count()
     started = time.perf_counter()
-    _seed_customers_raw(connection, admin, first, last, have, args.customers, rng)
+    owners = _owners(admin)
+    _seed_customers_raw(connection, owners, first, last, have, args.customers, rng)
     print(
         f"customers: {Customer.objects.count():,} "
         f"({time.perf_counter() - started:.1f}s to generate)"
@@ -252,6 +286,8 @@ def main() -> None:
 
     client = Client()
     client.force_login(admin)
+    rep_client = Client()
+    rep_client.force_login(owners[1])
     sample = Customer.objects.get(pk=ids[len(ids) // 2])
     cases = {
         "search (name)": ("/search/suggest/", {"q": f"{sample.first_name} {sample.last_name}"}),
@@ -269,6 +305,13 @@ def main() -> None:
             "/customers/",
             {"lifecycle_stage": "lead", "country": "FR", "sort": "-created"},
         ),
+        "list (country, by stage)": ("/customers/", {"country": "FR", "sort": "stage"}),
+        "list (stage, by country)": ("/customers/", {"lifecycle_stage": "lead", "sort": "country"}),
+        "list (country, by city)": ("/customers/", {"country": "DE", "sort": "-city"}),
+        "rep: search (typo)": ("/search/suggest/", {"q": "grace hoper"}),
+        "rep: search (typo, common name)": ("/search/suggest/", {"q": "lovlace"}),
+        "rep: search (common first name)": ("/search/suggest/", {"q": "grace"}),
+        "rep: list (country, by created)": ("/customers/", {"country": "FR", "sort": "-created"}),
         "360 (long timeline)": (f"/customers/{hot}/", {}),
         "360 (typical)": (f"/customers/{sample.pk}/", {}),
     }
@@ -277,12 +320,14 @@ def main() -> None:
         "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
     )
     for name, (path, params) in cases.items():
-        client.get(path, params)  # warm up
+        # "rep:" cases run as a sales rep who sees only their own 1/REPS of the customers.
+        user_client = rep_client if name.startswith("rep:") else client
+        user_client.get(path, params)  # warm up
         timings = []
         for _ in range(args.repeat):
             with CaptureQueriesContext(connection) as queries:
                 t = time.perf_counter()
-                response = client.get(path, params)
+                response = user_client.get(path, params)
                 timings.append((time.perf_counter() - t) * 1000)
             assert response.status_code == 200, (name, response.status_code)
         timings.sort()
