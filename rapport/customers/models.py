@@ -112,7 +112,10 @@ class Customer(OwnedModel):
             models.Index(fields=["owner", "id"], name="customer_owner_id"),
             models.Index(fields=["team", "id"], name="customer_team_id"),
             models.Index(fields=["lifecycle_stage", "display_name", "id"], name="customer_stage"),
-            models.Index(fields=["country", "city"], name="customer_place"),
+            # Filters on country (and city) and the list's country and city sorts, which
+            # order by (country, city, id) and (city, id): walked, never sorted.
+            models.Index(fields=["country", "city", "id"], name="customer_place"),
+            models.Index(fields=["city", "id"], name="customer_city"),
             models.Index(fields=["quality_score", "id"], name="customer_quality"),
             models.Index(
                 fields=["merged_into"],

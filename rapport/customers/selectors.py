@@ -16,7 +16,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.db.models import F, Prefetch, Q, QuerySet
 
-from rapport.core.pagination import Page, SortKey, decode_cursor, encode_cursor, parse_sort
+from rapport.core.pagination import (
+    Page,
+    SortKey,
+    after_row,
+    decode_cursor,
+    encode_cursor,
+    parse_sort,
+)
 from rapport.core.permissions import can, scope_queryset
 from rapport.customers import normalize, quality
 from rapport.customers.custom_fields import definitions
@@ -73,8 +80,10 @@ SORTS: dict[str, SortKey] = {
     "name": SortKey("name", "display_name"),
     "created": SortKey("created", "created_at"),
     "updated": SortKey("updated", "updated_at"),
-    "stage": SortKey("stage", "lifecycle_stage"),
-    "country": SortKey("country", "country"),
+    # Ties within a stage or a country are broken as their indexes hold the rows, so
+    # the list walks an index instead of sorting every customer of one stage by id.
+    "stage": SortKey("stage", "lifecycle_stage", then=("display_name",)),
+    "country": SortKey("country", "country", then=("city",)),
     "city": SortKey("city", "city"),
     "email": SortKey("email", "primary_email"),
     "quality": SortKey("quality", "quality_score"),
@@ -284,6 +293,9 @@ def with_list_columns(queryset: QuerySet[Customer]) -> QuerySet[Customer]:
 # the table itself. Sorts not listed here have no such index and are left to the planner.
 SORT_INDEXES = {
     "display_name": "customer_name",
+    "lifecycle_stage": "customer_stage",
+    "country": "customer_place",
+    "city": "customer_city",
     "created_at": "customer_created",
     "updated_at": "customer_updated",
     "primary_email": "customer_email",
@@ -339,25 +351,17 @@ def _keyset_page(
     """
     sort_name = ("-" if descending else "") + sort_key.name
     field = sort_key.field
-    lookup = "lt" if descending else "gt"
     prefix = "-" if descending else ""
     if cursor:
         values = decode_cursor(cursor, sort_name)
         if field == "pk":
-            queryset = queryset.filter(**{f"pk__{lookup}": values[-1]})
-        else:
-            if len(values) != 2 or values[0] is None:
+            if len(values) != 1:
                 raise ValidationError({"cursor": "This cursor is invalid."})
-            last_value, last_pk = values
-            # The redundant range on the sort column alone lets an index seek to the
-            # cursor instead of reading every row before it.
-            queryset = queryset.filter(
-                Q(**{f"{field}__{lookup}e": last_value}),
-                Q(**{f"{field}__{lookup}": last_value})
-                | Q(**{field: last_value, f"pk__{lookup}": last_pk}),
-            )
-    ordering = [f"{prefix}pk"] if field == "pk" else [f"{prefix}{field}", f"{prefix}pk"]
-    queryset = queryset.order_by(*ordering)
+            queryset = queryset.filter(**{f"pk__{'lt' if descending else 'gt'}": values[0]})
+        else:
+            queryset = queryset.filter(after_row(sort_key.fields, values, descending=descending))
+    columns = () if field == "pk" else sort_key.fields
+    queryset = queryset.order_by(*(f"{prefix}{c}" for c in (*columns, "pk")))
     if walk_sort_index and connection.vendor == "sqlite" and field in SORT_INDEXES:
         rows = _rows_by_sort_index(queryset, SORT_INDEXES[field], limit + 1)
     else:
@@ -366,8 +370,7 @@ def _keyset_page(
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        values = [last.pk] if field == "pk" else [getattr(last, field), last.pk]
-        next_cursor = encode_cursor(sort_name, values)
+        next_cursor = encode_cursor(sort_name, [*(getattr(last, c) for c in columns), last.pk])
     return Page(items=rows, next_cursor=next_cursor, sort=sort_name)
 
 
