@@ -6,17 +6,17 @@ GIN trigram index) plus a `simple` tsvector index for whole-word prefixes. Both 
 candidates inside the actor's record scope in SQL; rapidfuzz then re-ranks them so a
 typo ("jhon smiht") still finds "John Smith". See docs/decisions/0201-search-on-each-database.md.
 
-On PostgreSQL every step reads a bounded pool of candidates (`POOL`) before anything is
-ranked, and the typo step first asks for a close word similarity (few rows share most of
-a query's trigrams) before a loose one: a query made of common trigrams ("grace", in a
-table where one row in ten has it) would otherwise make the database compute word
-similarity for every such row. Terms under three characters never drive a trigram scan.
-
-SQLite does the same with FTS5: the exact step reads at most `limit` matches unranked,
-and the typo step counts each query trigram's rows (up to a cap), then reads only rows
-holding one of the rarest trigrams (pigeonhole: a row sharing k of n trigrams holds one
-of the n - k + 1 rarest), at most `TYPO_POOL`, strict share first, and counts the shared
-trigrams in Python.
+Every step reads a bounded set of rows before anything is ranked: a query made of
+common trigrams ("grace", in a table where one row in ten has it) would otherwise cost
+the whole match set. The exact step reads at most a pool of matches in index order. The
+typo step, the same on both databases, estimates how many rows hold each of the query's
+trigrams (SQLite: counts capped at `TRIGRAM_COUNT_CAP`; PostgreSQL, whose pg_trgm keeps
+no counts: a fixed table sample), then, strictest share first, reads only rows holding
+one of the n - k + 1 rarest (pigeonhole: a row sharing k of n trigrams holds one of
+them) and ranks them by the trigrams they share when those rows are few, or takes the
+first that share enough when they are many. On PostgreSQL, when too few of the query's
+trigrams can be looked up (punctuation), close-then-loose word similarity serves instead.
+Terms under three characters never drive a trigram scan.
 
 `matching` is the exact step alone, as a queryset filter: the API's `q` parameter uses it.
 """
@@ -50,15 +50,25 @@ TYPO_THRESHOLDS = (0.6, 0.4)
 TYPO_ENOUGH = 8
 # Queries shorter than this (letters and digits) get no typo step at all.
 TYPO_MIN_LENGTH = 4
-# SQLite: the typo step's shares of the query's trigrams a row must hold, tried in order
-# until the tiers have found TYPO_ENOUGH (the twin of TYPO_THRESHOLDS); the strictest tier
-# reads only rows holding the query's rarest trigrams, so a rare surname with a typo is
-# found before rows that share only common first names. Rows each tier reads at most, and
-# where the count of a trigram's rows stops (only which are rarest matters; counting
-# 5,000 rows of each of 13 trigrams took 7 ms at 1M customers).
+# The typo step (both databases): shares of the query's trigrams a row must hold, tried
+# in order until the tiers have found TYPO_ENOUGH. By the pigeonhole rule a tier reads
+# only rows holding one of the query's n - k + 1 rarest trigrams. When those are in at
+# most TYPO_RARE rows, all of them (at most TYPO_SCAN, room for a rough estimate) are
+# ranked by the trigrams they share, in SQL: a rare surname with a typo finds its one
+# record among thousands sharing the first name. Otherwise many rows match about equally
+# and the read stops after TYPO_POOL rows, keeping those that share enough, unranked.
 TYPO_SHARES = (0.8, 0.6, 0.4)
 TYPO_POOL = 1000
+TYPO_RARE = 15000
+TYPO_SCAN = 30000
+# SQLite: where the count of a trigram's rows stops (only which are rarest matters;
+# counting 5,000 rows of each of 13 trigrams took 7 ms at 1M customers).
 TRIGRAM_COUNT_CAP = 5000
+# PostgreSQL: pg_trgm keeps no count of a trigram's rows, so they are estimated from a
+# fixed sample of about this many table pages (TABLESAMPLE SYSTEM, REPEATABLE: the same
+# pages each time; ~5,000 customers). Any n - k + 1 trigrams give the pigeonhole's
+# guarantee: the estimate only makes the read cheap.
+TRIGRAM_SAMPLE_PAGES = 200
 # SQLite: an actor who sees at most this many customers (and not all) is searched by
 # reading their rows, not through the full-text index.
 SMALL_SCOPE = 5000
@@ -204,27 +214,35 @@ def sqlite_typo_pool(
     """(id, shared trigrams) of visible rows sharing at least `share` of `grams`.
 
     Pigeonhole: a row sharing at least k of the query's n trigrams holds at least one of
-    its n - k + 1 rarest, so only rows holding one of those are read, in index order with
-    no ranking, at most `TYPO_POOL` of them; the shared trigrams are counted here.
+    its n - k + 1 rarest, so only rows holding one of those are read (at most
+    `TYPO_SCAN`), and the trigrams each shares are counted in SQL. When each of the
+    rarest is in fewer than `TRIGRAM_COUNT_CAP` rows and all together in at most
+    `TYPO_RARE`, the rows are ranked by what they share and the best `CANDIDATES` kept: a
+    typo in a rare surname finds its one record among thousands sharing the first name.
+    Otherwise many rows match about equally: the first `TYPO_POOL` that share enough, in
+    index order, so the read stops early.
     """
     n = len(grams)
     k = max(1, math.ceil(share * n))
     rarest = sorted(grams, key=lambda g: (frequencies[g], g))[: n - k + 1]
+    counts = [frequencies[g] for g in rarest]
+    few = max(counts) < TRIGRAM_COUNT_CAP and sum(counts) <= TYPO_RARE
     scope_sql, scope_params = scope
+    shared = " + ".join("(instr(customers_customer.search_text, %s) > 0)" for _ in grams)
+    # Only the scope condition Django compiled and fixed fragments are interpolated.
     sql = (
-        "SELECT customers_customer.id, customers_customer.search_text "  # noqa: S608
+        f"SELECT id, shared FROM (SELECT customers_customer.id, {shared} AS shared "  # noqa: S608
         "FROM customer_search "
         'JOIN customers_customer ON "customers_customer"."id" = customer_search.rowid '
-        f"WHERE customer_search MATCH %s AND ({scope_sql}) LIMIT %s"
+        f"WHERE customer_search MATCH %s AND ({scope_sql}) LIMIT %s) WHERE shared >= %s "
+        + ("ORDER BY shared DESC, id " if few else "")
+        + "LIMIT %s"
     )
     match = " OR ".join(_fts5_quote(g) for g in rarest)
-    cursor.execute(sql, (match, *scope_params, TYPO_POOL))
-    pool = []
-    for pk, text in cursor.fetchall():
-        shared = sum(1 for g in grams if g in text)
-        if shared >= k:
-            pool.append((pk, shared))
-    return pool
+    cursor.execute(
+        sql, (*grams, match, *scope_params, TYPO_SCAN if few else TYPO_POOL, k, CANDIDATES)
+    )
+    return [(pk, count) for pk, count in cursor.fetchall()]
 
 
 def _like(term: str) -> str:
@@ -285,14 +303,106 @@ def _postgres_candidates(actor: Any, terms: list[str], limit: int) -> list[int]:
         if exact:
             ids = pooled(cursor, exact)
         if len(ids) < FUZZY_BELOW and len(compact) >= TYPO_MIN_LENGTH:
-            for threshold in TYPO_THRESHOLDS:
-                cursor.execute(f"SET LOCAL pg_trgm.word_similarity_threshold = {threshold:.2f}")
-                ids = pooled(cursor, [typo])
-                if len(ids) >= TYPO_ENOUGH:
+            grams = list(dict.fromkeys(g for t in long_terms for g in _trigrams(t)))
+            frequencies = _postgres_trigram_frequencies(cursor, grams)
+            found: dict[int, int] = {}
+            complete = False
+            for share in TYPO_SHARES:
+                pool = postgres_typo_pool(cursor, grams, frequencies, share=share, scope=scope)
+                if pool is None:
                     break
+                for pk, shared in pool:
+                    found.setdefault(pk, shared)
+                complete = len(found) >= TYPO_ENOUGH or share == TYPO_SHARES[-1]
+                if complete:
+                    break
+            ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))
+            ids = [pk for pk, _ in ranked[:limit]]
+            if not complete:
+                # Too few of the query's trigrams can be looked up in the index.
+                for threshold in TYPO_THRESHOLDS:
+                    cursor.execute(f"SET LOCAL pg_trgm.word_similarity_threshold = {threshold:.2f}")
+                    more = [pk for pk in pooled(cursor, [typo]) if pk not in found]
+                    if len(ids) + len(more) >= TYPO_ENOUGH:
+                        break
+                ids = (ids + more)[:limit]
         cursor.execute("RESET enable_seqscan")
         cursor.execute("RESET pg_trgm.word_similarity_threshold")
     return ids
+
+
+def _postgres_trigram_frequencies(cursor: Any, grams: list[str]) -> dict[str, float]:
+    """Each trigram's rows in the table, estimated from a fixed sample of about
+    `TRIGRAM_SAMPLE_PAGES` table pages.
+
+    They choose which trigrams drive the read and whether that read is small enough: a
+    rough estimate costs speed, never results. The table's size in pages is the file's
+    (statistics may not exist yet after a bulk load).
+    """
+    if not grams:
+        return {}
+    cursor.execute(
+        "SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int",
+        [Customer._meta.db_table],
+    )
+    pages = int(cursor.fetchone()[0])
+    percent = 100.0 if pages <= TRIGRAM_SAMPLE_PAGES else 100.0 * TRIGRAM_SAMPLE_PAGES / pages
+    counts = ", ".join("count(*) FILTER (WHERE search_text LIKE %s)" for _ in grams)
+    cursor.execute(
+        f"SELECT {counts} FROM customers_customer "  # noqa: S608  (fixed fragments only)
+        "TABLESAMPLE SYSTEM (%s) REPEATABLE (7)",
+        [*(_like(g) for g in grams), percent],
+    )
+    return {g: count * 100.0 / percent for g, count in zip(grams, cursor.fetchone(), strict=True)}
+
+
+def postgres_typo_pool(
+    cursor: Any,
+    grams: list[str],
+    frequencies: dict[str, float],
+    *,
+    share: float,
+    scope: tuple[str, tuple[Any, ...]],
+) -> list[tuple[int, int]] | None:
+    """(id, shared trigrams) of visible rows sharing at least `share` of `grams`; None
+    when the query has too few trigrams that the GIN index can look up.
+
+    The pigeonhole of the SQLite step: a row sharing k of the n trigrams holds one of any
+    n - k + 1 of them, so only rows holding one of the rarest are read (a bitmap OR of
+    their GIN entries, at most `TYPO_SCAN` rows). When those are estimated in at most
+    `TYPO_RARE` rows, they are ranked by the trigrams they share and the best
+    `CANDIDATES` kept; otherwise the first `TYPO_POOL` sharing k, in table order.
+    pg_trgm indexes letters and digits only: a trigram with punctuation ("a.b") would
+    make the index hand over every row, so only all-alphanumeric ones drive the read.
+    """
+    n = len(grams)
+    k = max(1, math.ceil(share * n))
+    indexable = sorted((g for g in grams if g.isalnum()), key=lambda g: (frequencies[g], g))
+    if len(indexable) < n - k + 1:
+        return None
+    rarest = indexable[: n - k + 1]
+    few = sum(frequencies[g] for g in rarest) <= TYPO_RARE
+    scope_sql, scope_params = scope
+    holds = " OR ".join("search_text LIKE %s" for _ in rarest)
+    shared = " + ".join("(search_text LIKE %s)::int" for _ in grams)
+    # Only Django-compiled scope SQL and fixed fragments are interpolated.
+    sql = (
+        f"SELECT id, shared FROM (SELECT id, {shared} AS shared "  # noqa: S608
+        f"FROM customers_customer WHERE ({holds}) AND ({scope_sql}) LIMIT %s) s "
+        "WHERE shared >= %s " + ("ORDER BY shared DESC, id " if few else "") + "LIMIT %s"
+    )
+    cursor.execute(
+        sql,
+        [
+            *(_like(g) for g in grams),
+            *(_like(g) for g in rarest),
+            *scope_params,
+            TYPO_SCAN if few else TYPO_POOL,
+            k,
+            CANDIDATES,
+        ],
+    )
+    return [(pk, count) for pk, count in cursor.fetchall()]
 
 
 def matching(queryset: QuerySet[Customer], query: str) -> QuerySet[Customer]:

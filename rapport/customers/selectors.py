@@ -304,6 +304,21 @@ SORT_INDEXES = {
 }
 
 
+def _walk_hint(field: str, filters: Mapping[str, Any]) -> str | None:
+    """SQLite's hint for reading a page through the sort's index (None: no such index).
+
+    A city sort within one country reads customer_place, (country, city, id): that
+    country's rows in city order. The city index would first walk every other country's
+    cities (230 ms at 1M customers when they sort before that country's).
+    """
+    if field not in SORT_INDEXES:
+        return None
+    index = SORT_INDEXES[field]
+    if field == "city" and len(_values(filters.get("country"))) == 1:
+        index = "customer_place"
+    return f"INDEXED BY {connection.ops.quote_name(index)}" if index else "NOT INDEXED"
+
+
 def customer_page(
     *,
     actor: Any,
@@ -330,7 +345,11 @@ def customer_page(
         descending=descending,
         cursor=cursor,
         limit=limit,
-        walk_sort_index=bool(filters) and matches is not None and matches.more,
+        walk_hint=(
+            _walk_hint(sort_key.field, filters)
+            if filters and matches is not None and matches.more and connection.vendor == "sqlite"
+            else None
+        ),
     )
 
 
@@ -341,7 +360,7 @@ def _keyset_page(
     descending: bool,
     cursor: str | None,
     limit: int,
-    walk_sort_index: bool = False,
+    walk_hint: str | None = None,
 ) -> Page[Customer]:
     """`core.pagination.keyset_page` for columns that are never NULL (all of SORTS).
 
@@ -362,8 +381,8 @@ def _keyset_page(
             queryset = queryset.filter(after_row(sort_key.fields, values, descending=descending))
     columns = () if field == "pk" else sort_key.fields
     queryset = queryset.order_by(*(f"{prefix}{c}" for c in (*columns, "pk")))
-    if walk_sort_index and connection.vendor == "sqlite" and field in SORT_INDEXES:
-        rows = _rows_by_sort_index(queryset, SORT_INDEXES[field], limit + 1)
+    if walk_hint:
+        rows = _rows_by_sort_index(queryset, walk_hint, limit + 1)
     else:
         rows = list(queryset[: limit + 1])
     next_cursor = None
@@ -374,18 +393,16 @@ def _keyset_page(
     return Page(items=rows, next_cursor=next_cursor, sort=sort_name)
 
 
-def _rows_by_sort_index(
-    queryset: QuerySet[Customer], index: str | None, limit: int
-) -> list[Customer]:
-    """The first `limit` rows of `queryset`, read through `index` (SQLite's INDEXED BY;
-    None: the table in rowid order), then loaded with the list's columns by id.
+def _rows_by_sort_index(queryset: QuerySet[Customer], hint: str, limit: int) -> list[Customer]:
+    """The first `limit` rows of `queryset`, read as `hint` says (SQLite's INDEXED BY an
+    index, or NOT INDEXED: the table in rowid order), then loaded with the list's columns
+    by id.
 
     One query more than a plain page, whatever the page size. Only the top-level FROM is
     rewritten: the ids query selects the primary key alone, so the first FROM is it.
     """
     sql, params = queryset.values_list("pk", flat=True)[:limit].query.sql_with_params()
     table = connection.ops.quote_name(Customer._meta.db_table)
-    hint = f"INDEXED BY {connection.ops.quote_name(index)}" if index else "NOT INDEXED"
     sql = sql.replace(f"FROM {table}", f"FROM {table} {hint}", 1)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -124,12 +124,13 @@ sqlite_only = pytest.mark.skipif(
 
 
 class _CountingCursor:
-    """A cursor that remembers how many rows each statement returned."""
+    """A cursor that remembers each statement's parameters and how many rows it returned."""
 
     def __init__(self, cursor):
-        self.cursor, self.returned = cursor, []
+        self.cursor, self.returned, self.params = cursor, [], []
 
     def execute(self, sql, params=()):
+        self.params.append(list(params))
         return self.cursor.execute(sql, params)
 
     def fetchall(self):
@@ -160,8 +161,13 @@ def test_typo_step_reads_only_rows_holding_the_rarest_trigrams(admin, many_grace
         pool = search.sqlite_typo_pool(
             cursor, grams, frequencies, share=0.6, scope=search._scope_where(admin)
         )
-    # 31 rows hold "gra": none of them is read unless it also holds a rare trigram.
-    assert cursor.returned == [1]
+    # k = 4 of 6: only rows holding one of the 3 rarest are read. 31 rows hold "gra";
+    # the one that also holds "hop" or "per" is the only one the read's MATCH selects.
+    rarest = '"ope" OR "hop" OR "per"'
+    assert rarest in cursor.params[-1]
+    with connection.cursor() as raw:
+        raw.execute("SELECT count(*) FROM customer_search WHERE customer_search MATCH %s", [rarest])
+        assert raw.fetchone()[0] == 1
     assert pool == [(many_graces.pk, 5)]
 
 
@@ -174,6 +180,7 @@ def test_trigram_counts_stop_at_the_cap(admin, many_graces, monkeypatch):
 
 @sqlite_only
 def test_typo_pool_is_bounded_when_every_trigram_is_common(admin, many_graces, monkeypatch):
+    monkeypatch.setattr(search, "TYPO_RARE", 0)  # the 31 rows holding them count as many
     monkeypatch.setattr(search, "TYPO_POOL", 7)
     grams = ["gra", "rac", "ace"]
     with connection.cursor() as raw:
@@ -185,9 +192,80 @@ def test_typo_pool_is_bounded_when_every_trigram_is_common(admin, many_graces, m
     assert cursor.returned == [7] and len(pool) == 7
 
 
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the PostgreSQL typo step (sampled pigeonhole)"
+)
+
+
+@postgres_only
+def test_postgres_trigram_frequencies_are_exact_on_a_small_table(admin, many_graces):
+    with connection.cursor() as cursor:
+        frequencies = search._postgres_trigram_frequencies(cursor, ["gra", "hop", "ope"])
+    assert frequencies == {"gra": 31, "hop": 1, "ope": 0}
+
+
+@postgres_only
+def test_postgres_typo_pool_reads_only_rows_holding_the_rarest_trigrams(admin, many_graces):
+    grams = ["gra", "rac", "ace", "hop", "ope", "per"]
+    with connection.cursor() as cursor:
+        frequencies = search._postgres_trigram_frequencies(cursor, grams)
+        pool = search.postgres_typo_pool(
+            cursor, grams, frequencies, share=0.6, scope=search._scope_where(admin)
+        )
+    # k = 4 of 6: rows holding one of the 3 rarest (ope, hop, per); the 30 Turings hold
+    # none of them and are not read, though they share "gra", "rac" and "ace".
+    assert pool == [(many_graces.pk, 5)]
+
+
+@postgres_only
+def test_postgres_typo_pool_takes_the_first_rows_when_its_rarest_trigrams_are_common(
+    admin, many_graces, monkeypatch
+):
+    monkeypatch.setattr(search, "TYPO_RARE", 0.5)
+    monkeypatch.setattr(search, "TYPO_POOL", 7)
+    grams = ["gra", "rac", "ace"]
+    with connection.cursor() as cursor:
+        frequencies = search._postgres_trigram_frequencies(cursor, grams)
+        scope = search._scope_where(admin)
+        pool = search.postgres_typo_pool(cursor, grams, frequencies, share=0.6, scope=scope)
+        assert pool is not None and len(pool) == 7  # of 31 rows sharing all three
+        # Punctuation cannot drive a trigram index read: too few indexable trigrams.
+        punctuated = ["a.b", ".bc", "bc@", "c@d"]
+        counts = dict.fromkeys(punctuated, 0.0)
+        assert search.postgres_typo_pool(cursor, punctuated, counts, share=0.6, scope=scope) is None
+    # Word similarity then serves the search.
+    assert top(admin, "grace hoper")[0] == "Grace Hopper"
+
+
+@postgres_only
+def test_postgres_typo_pool_respects_record_scope(scoped_users, admin, many_graces):
+    own = scoped_users["own"]
+    grams = ["gra", "rac", "ace", "hop", "ope", "per"]
+    with connection.cursor() as cursor:
+        frequencies = search._postgres_trigram_frequencies(cursor, grams)
+        pool = search.postgres_typo_pool(
+            cursor, grams, frequencies, share=0.6, scope=search._scope_where(own)
+        )
+    assert pool == []
+
+
 @pytest.mark.parametrize("query", ["grace hoper", "grace hopr", "grcae hopper"])
 def test_a_typo_finds_its_record_among_many_sharing_common_trigrams(admin, many_graces, query):
     assert top(admin, query)[0] == "Grace Hopper"
+
+
+def test_a_typo_in_a_rare_surname_finds_its_record_among_many_sharing_the_rest(admin, monkeypatch):
+    """When the rows holding the query's rarest trigrams are few, all are ranked by what
+    they share: the one record is found though 40 others that share just enough come
+    first in index order (a first-rows pool of 5 would hold only those)."""
+    monkeypatch.setattr(search, "TYPO_POOL", 5)
+    for _ in range(40):
+        person(admin, "Ken", "Liskov49 499")  # ken kov ov4 v49 499: 5 of the query's 8
+    target = person(admin, "Ken", "Liskov499999")  # ... and 999: 6 of 8
+    assert top(admin, "ken likov499999")[0] == target.display_name
+    # Forced to treat those rows as many, the step takes the first five, not the best.
+    monkeypatch.setattr(search, "TYPO_RARE", -1)
+    assert target.display_name not in top(admin, "ken likov499999")
 
 
 def test_a_typo_ranks_the_closest_record_first(admin, people):

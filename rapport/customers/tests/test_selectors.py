@@ -362,3 +362,26 @@ def test_a_customer_list_page_past_the_cap_walks_its_sort_index_without_sorting(
         cursor.execute(f"EXPLAIN QUERY PLAN {walk}")
         plan = " / ".join(str(row[-1]) for row in cursor.fetchall())
     assert "USING" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_a_city_sort_within_one_country_seeks_that_country_in_the_place_index(admin):
+    """(country, city, id) holds one country's rows in city order; walking the city index
+    instead reads every other country's cities that sort first."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "sqlite":
+        pytest.skip("INDEXED BY is SQLite's")
+    with CaptureQueriesContext(connection) as queries:
+        selectors.customer_page(
+            actor=admin,
+            filters={"country": ["DE"]},
+            sort="-city",
+            matches=selectors.CappedCount(value=10_000, more=True),
+        )
+    (walk,) = [q["sql"] for q in queries if "INDEXED BY" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {walk}")
+        plan = " / ".join(str(row[-1]) for row in cursor.fetchall())
+    assert "SEARCH" in plan and "customer_place (country=?)" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
