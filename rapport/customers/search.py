@@ -219,8 +219,8 @@ def sqlite_typo_pool(
     rarest is in fewer than `TRIGRAM_COUNT_CAP` rows and all together in at most
     `TYPO_RARE`, the rows are ranked by what they share and the best `CANDIDATES` kept: a
     typo in a rare surname finds its one record among thousands sharing the first name.
-    Otherwise many rows match about equally: the first `TYPO_POOL` that share enough, in
-    index order, so the read stops early.
+    Otherwise many rows match about equally: the read stops after the first `TYPO_POOL`
+    rows in index order and keeps those that share enough.
     """
     n = len(grams)
     k = max(1, math.ceil(share * n))
@@ -371,7 +371,7 @@ def postgres_typo_pool(
     n - k + 1 of them, so only rows holding one of the rarest are read (a bitmap OR of
     their GIN entries, at most `TYPO_SCAN` rows). When those are estimated in at most
     `TYPO_RARE` rows, they are ranked by the trigrams they share and the best
-    `CANDIDATES` kept; otherwise the first `TYPO_POOL` sharing k, in table order.
+    `CANDIDATES` kept; otherwise those sharing k among the first `TYPO_POOL` read.
     pg_trgm indexes letters and digits only: a trigram with punctuation ("a.b") would
     make the index hand over every row, so only all-alphanumeric ones drive the read.
     """
