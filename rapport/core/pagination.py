@@ -28,16 +28,24 @@ class SortKey:
     `then`: NOT NULL fields that break ties before the primary key, so that the order is
     the one an index on (field, *then) already holds (the customer list's stage sort
     walks (stage, name, id) rather than sorting a quarter of the table by id).
+    `reversed`: fields ordered against the sort's direction (the lifecycle stages'
+    order is their codes' reverse alphabetical order), as an index declaring them
+    descending holds them.
     """
 
     name: str
     field: str
     then: tuple[str, ...] = ()
+    reversed: frozenset[str] = frozenset()
 
     @property
     def fields(self) -> tuple[str, ...]:
         """The order's columns before the primary key."""
         return (self.field, *self.then)
+
+    def directions(self, descending: bool) -> tuple[bool, ...]:
+        """Whether each of `fields` runs descending when the sort does or does not."""
+        return tuple((f in self.reversed) != descending for f in self.fields)
 
 
 @dataclass
@@ -86,22 +94,26 @@ def decode_cursor(cursor: str, sort: str) -> list[Any]:
         ) from exc
 
 
-def after_row(fields: tuple[str, ...], values: list[Any], *, descending: bool) -> models.Q:
+def after_row(
+    fields: tuple[str, ...], values: list[Any], *, descending: bool | tuple[bool, ...]
+) -> models.Q:
     """Rows after (`values`, pk) in the order (`fields`, pk), for NOT NULL `fields`.
 
+    `descending`: for the whole order, or per field (the pk then follows the last one).
     The row-value comparison spelled out: a > x OR (a = x AND (b > y OR (b = y AND
-    pk > z))). The redundant `a >= x` in front lets an index on `a` seek to the cursor
-    instead of reading every row before it.
+    pk > z))), with < for a descending field. The redundant `a >= x` in front lets an
+    index on `a` seek to the cursor instead of reading every row before it.
     """
     if len(values) != len(fields) + 1 or any(v is None for v in values[:-1]):
         raise ValidationError({"cursor": "This cursor is invalid."})
-    lookup = "lt" if descending else "gt"
-    condition = models.Q(**{f"pk__{lookup}": values[-1]})
-    for field, value in reversed(list(zip(fields, values, strict=False))):
+    directions = (descending,) * len(fields) if isinstance(descending, bool) else descending
+    lookups = ["lt" if d else "gt" for d in directions]
+    condition = models.Q(**{f"pk__{lookups[-1]}": values[-1]})
+    for field, value, lookup in reversed(list(zip(fields, values, lookups, strict=False))):
         condition = models.Q(**{f"{field}__{lookup}": value}) | (
             models.Q(**{field: value}) & condition
         )
-    return models.Q(**{f"{fields[0]}__{lookup}e": values[0]}) & condition
+    return models.Q(**{f"{fields[0]}__{lookups[0]}e": values[0]}) & condition
 
 
 def parse_sort(sort: str | None, allowed: dict[str, SortKey], default: str) -> tuple[SortKey, bool]:
@@ -129,7 +141,7 @@ def keyset_page(
 
     `fetch` reads the sliced queryset (e.g. `rapport.core.rows.plain_values` for `.values()`
     querysets on hot paths)."""
-    if sort_key.then:
+    if sort_key.then or sort_key.reversed:
         raise ValueError("keyset_page orders by one field; use after_row for tie-breakers.")
     sort_name = ("-" if descending else "") + sort_key.name
     field, pk = sort_key.field, "pk"

@@ -111,7 +111,8 @@ class Customer(OwnedModel):
             # index gave, as its rows end in the rowid.
             models.Index(fields=["owner", "id"], name="customer_owner_id"),
             models.Index(fields=["team", "id"], name="customer_team_id"),
-            models.Index(fields=["lifecycle_stage", "display_name", "id"], name="customer_stage"),
+            # Lifecycle order is the stage codes' reverse alphabetical order.
+            models.Index(fields=["-lifecycle_stage", "display_name", "id"], name="customer_stage"),
             # Filters on country (and city) and the list's country and city sorts, which
             # order by (country, city, id) and (city, id): walked, never sorted.
             models.Index(fields=["country", "city", "id"], name="customer_place"),

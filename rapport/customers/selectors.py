@@ -82,7 +82,14 @@ SORTS: dict[str, SortKey] = {
     "updated": SortKey("updated", "updated_at"),
     # Ties within a stage or a country are broken as their indexes hold the rows, so
     # the list walks an index instead of sorting every customer of one stage by id.
-    "stage": SortKey("stage", "lifecycle_stage", then=("display_name",)),
+    # Stages run in lifecycle order (subscriber, lead, customer, churned): their codes'
+    # reverse alphabetical order, which customer_stage holds (a test keeps it so).
+    "stage": SortKey(
+        "stage",
+        "lifecycle_stage",
+        then=("display_name",),
+        reversed=frozenset({"lifecycle_stage"}),
+    ),
     "country": SortKey("country", "country", then=("city",)),
     "city": SortKey("city", "city"),
     "email": SortKey("email", "primary_email"),
@@ -378,9 +385,19 @@ def _keyset_page(
                 raise ValidationError({"cursor": "This cursor is invalid."})
             queryset = queryset.filter(**{f"pk__{'lt' if descending else 'gt'}": values[0]})
         else:
-            queryset = queryset.filter(after_row(sort_key.fields, values, descending=descending))
-    columns = () if field == "pk" else sort_key.fields
-    queryset = queryset.order_by(*(f"{prefix}{c}" for c in (*columns, "pk")))
+            queryset = queryset.filter(
+                after_row(sort_key.fields, values, descending=sort_key.directions(descending))
+            )
+    if field == "pk":
+        columns: tuple[str, ...] = ()
+        queryset = queryset.order_by(f"{prefix}pk")
+    else:
+        columns = sort_key.fields
+        directions = sort_key.directions(descending)
+        queryset = queryset.order_by(
+            *(f"{'-' if d else ''}{c}" for c, d in zip(columns, directions, strict=True)),
+            f"{'-' if directions[-1] else ''}pk",
+        )
     if walk_hint:
         rows = _rows_by_sort_index(queryset, walk_hint, limit + 1)
     else:
