@@ -373,7 +373,8 @@ def _keyset_page(
 
     Without the NULLS LAST ordering and the `OR field IS NULL` condition that nullable
     columns need, the (field, id) indexes serve the page directly: 0.9 ms instead of
-    75 ms for the first page of 100k customers on SQLite. Cursors are compatible.
+    75 ms for the first page of 100k customers on SQLite. A cursor holds the last row's
+    value of each sort column and its id.
     """
     sort_name = ("-" if descending else "") + sort_key.name
     field = sort_key.field
