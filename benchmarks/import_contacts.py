@@ -27,6 +27,12 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--batch-size", type=int, default=2000)
     parser.add_argument("--keep", action="store_true", help="Keep the temp folder.")
+    parser.add_argument(
+        "--without-customer-indexes",
+        action="store_true",
+        help="SQLite experiment: drop the customer table's search triggers and non-unique "
+        "indexes for the load, then rebuild them (timed apart).",
+    )
     args = parser.parse_args()
 
     folder = workdir()
@@ -38,6 +44,7 @@ def main() -> None:
         f"in {time.perf_counter() - started:.1f} s"
     )
     vendor = setup_django(args.database_url, folder)
+    dropped = _drop_customer_indexes() if args.without_customer_indexes else None
 
     from rapport.customers.models import Customer
     from rapport.dataquality.models import ImportRun
@@ -86,8 +93,53 @@ def main() -> None:
         + "after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
     )
     print(f"peak RSS: {peak_rss_mb():.0f} MB")
+    if dropped is not None:
+        started = time.perf_counter()
+        _rebuild_customer_indexes(dropped)
+        rebuild = time.perf_counter() - started
+        print(
+            f"rebuilt the customer indexes and search index in {rebuild:.1f} s  ->  "
+            f"{result.rows / (elapsed + rebuild):,.0f} rows/s including it"
+        )
     if not args.keep:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _drop_customer_indexes() -> dict[str, list[str]]:
+    """Drop `customers_customer`'s FTS5 triggers and non-unique indexes (SQLite); return
+    their CREATE statements. Unique ones stay: the import's upserts rely on them."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        raise SystemExit("--without-customer-indexes is a SQLite experiment")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'customers_customer' "
+            "AND sql IS NOT NULL AND (type = 'trigger' OR "
+            "(type = 'index' AND sql NOT LIKE 'CREATE UNIQUE%'))"
+        )
+        found = cursor.fetchall()
+        for kind, name, _ in found:
+            cursor.execute(f'DROP {kind.upper()} "{name}"')
+    print(
+        f"dropped {sum(k == 'trigger' for k, _, _ in found)} triggers and "
+        f"{sum(k == 'index' for k, _, _ in found)} indexes of customers_customer"
+    )
+    return {
+        "indexes": [sql for kind, _, sql in found if kind == "index"],
+        "triggers": [sql for kind, _, sql in found if kind == "trigger"],
+    }
+
+
+def _rebuild_customer_indexes(dropped: dict[str, list[str]]) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for sql in dropped["indexes"]:
+            cursor.execute(sql)
+        cursor.execute("INSERT INTO customer_search(customer_search) VALUES ('rebuild')")
+        for sql in dropped["triggers"]:
+            cursor.execute(sql)
 
 
 def _server_cpu() -> float:
