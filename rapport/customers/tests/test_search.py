@@ -207,13 +207,23 @@ def test_postgres_trigram_frequencies_are_exact_on_a_small_table(admin, many_gra
 @postgres_only
 def test_postgres_typo_pool_reads_only_rows_holding_the_rarest_trigrams(admin, many_graces):
     grams = ["gra", "rac", "ace", "hop", "ope", "per"]
-    with connection.cursor() as cursor:
+    with connection.cursor() as raw:
+        cursor = _CountingCursor(raw)
         frequencies = search._postgres_trigram_frequencies(cursor, grams)
         pool = search.postgres_typo_pool(
             cursor, grams, frequencies, share=0.6, scope=search._scope_where(admin)
         )
-    # k = 4 of 6: rows holding one of the 3 rarest (ope, hop, per); the 30 Turings hold
-    # none of them and are not read, though they share "gra", "rac" and "ace".
+    # k = 4 of 6: the read is driven by the 3 rarest (ope, hop, per), after the six
+    # shared-trigram patterns; the 30 Turings hold none of them, though they share
+    # "gra", "rac" and "ace", so only one row is read.
+    assert cursor.params[-1][6:9] == ["%ope%", "%hop%", "%per%"]
+    with connection.cursor() as raw:
+        raw.execute(
+            "SELECT count(*) FROM customers_customer WHERE search_text LIKE %s "
+            "OR search_text LIKE %s OR search_text LIKE %s",
+            ["%ope%", "%hop%", "%per%"],
+        )
+        assert raw.fetchone()[0] == 1
     assert pool == [(many_graces.pk, 5)]
 
 
