@@ -95,18 +95,18 @@ def decode_cursor(cursor: str, sort: str) -> list[Any]:
 
 
 def after_row(
-    fields: tuple[str, ...], values: list[Any], *, descending: bool | tuple[bool, ...]
+    fields: tuple[str, ...], values: list[Any], *, directions: tuple[bool, ...]
 ) -> models.Q:
     """Rows after (`values`, pk) in the order (`fields`, pk), for NOT NULL `fields`.
 
-    `descending`: for the whole order, or per field (the pk then follows the last one).
-    The row-value comparison spelled out: a > x OR (a = x AND (b > y OR (b = y AND
-    pk > z))), with < for a descending field. The redundant `a >= x` in front lets an
-    index on `a` seek to the cursor instead of reading every row before it.
+    `directions`: whether each field runs descending (`SortKey.directions`); the pk
+    follows the last one. The row-value comparison spelled out: a > x OR (a = x AND
+    (b > y OR (b = y AND pk > z))), with < for a descending field. The redundant `a >= x`
+    in front lets an index on `a` seek to the cursor instead of reading every row before
+    it.
     """
     if len(values) != len(fields) + 1 or any(v is None for v in values[:-1]):
         raise ValidationError({"cursor": "This cursor is invalid."})
-    directions = (descending,) * len(fields) if isinstance(descending, bool) else descending
     lookups = ["lt" if d else "gt" for d in directions]
     condition = models.Q(**{f"pk__{lookups[-1]}": values[-1]})
     for field, value, lookup in reversed(list(zip(fields, values, lookups, strict=False))):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.db import connection, transaction
@@ -172,17 +173,51 @@ def _sqlite_candidates(actor: Any, terms: list[str], limit: int) -> list[int]:
             return ids
         grams = list(dict.fromkeys(g for t in long_terms for g in _trigrams(t)))
         frequencies = _sqlite_trigram_frequencies(cursor, grams)
-        found: dict[int, int] = {}
-        for share in TYPO_SHARES:
-            for pk, shared in sqlite_typo_pool(
-                cursor, grams, frequencies, share=share, scope=scope
-            ):
-                found.setdefault(pk, shared)
-            if len(found) >= TYPO_ENOUGH:
-                break
+        ids, _ = _typo_tiers(
+            lambda share: sqlite_typo_pool(cursor, grams, frequencies, share=share, scope=scope),
+            limit,
+        )
+    return ids
+
+
+def _pigeonhole(
+    grams: list[str],
+    frequencies: Mapping[str, float],
+    share: float,
+    drivers: list[str] | None = None,
+) -> tuple[int, list[str]]:
+    """k, the trigrams a row must share with the query at `share`, and the n - k + 1
+    rarest of `drivers` (default: all of `grams`): a row sharing k of the n holds one of
+    them. Fewer come back when `drivers` has fewer."""
+    n = len(grams)
+    k = max(1, math.ceil(share * n))
+    ordered = sorted(grams if drivers is None else drivers, key=lambda g: (frequencies[g], g))
+    return k, ordered[: n - k + 1]
+
+
+def _typo_tiers(
+    read: Callable[[float], list[tuple[int, int]] | None], limit: int
+) -> tuple[list[int], bool]:
+    """The typo step's tiers, strictest share first, until TYPO_ENOUGH rows are found.
+
+    `read(share)` gives (id, shared trigrams) of one tier, or None when it cannot be
+    read. Returns the ids, most shared first, and whether the tiers ran to their end
+    (False: a tier could not be read and the caller needs another way).
+    """
+    found: dict[int, int] = {}
+    complete = False
+    for share in TYPO_SHARES:
+        pool = read(share)
+        if pool is None:
+            break
+        for pk, shared in pool:
+            found.setdefault(pk, shared)
+        complete = len(found) >= TYPO_ENOUGH or share == TYPO_SHARES[-1]
+        if complete:
+            break
     # Most shared trigrams first; rapidfuzz re-ranks these afterwards.
     ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))
-    return [pk for pk, _ in ranked[:limit]]
+    return [pk for pk, _ in ranked[:limit]], complete
 
 
 def _sqlite_trigram_frequencies(cursor: Any, grams: list[str]) -> dict[str, int]:
@@ -222,9 +257,7 @@ def sqlite_typo_pool(
     Otherwise many rows match about equally: the read stops after the first `TYPO_POOL`
     rows in index order and keeps those that share enough.
     """
-    n = len(grams)
-    k = max(1, math.ceil(share * n))
-    rarest = sorted(grams, key=lambda g: (frequencies[g], g))[: n - k + 1]
+    k, rarest = _pigeonhole(grams, frequencies, share)
     counts = [frequencies[g] for g in rarest]
     few = max(counts) < TRIGRAM_COUNT_CAP and sum(counts) <= TYPO_RARE
     scope_sql, scope_params = scope
@@ -305,24 +338,17 @@ def _postgres_candidates(actor: Any, terms: list[str], limit: int) -> list[int]:
         if len(ids) < FUZZY_BELOW and len(compact) >= TYPO_MIN_LENGTH:
             grams = list(dict.fromkeys(g for t in long_terms for g in _trigrams(t)))
             frequencies = _postgres_trigram_frequencies(cursor, grams)
-            found: dict[int, int] = {}
-            complete = False
-            for share in TYPO_SHARES:
-                pool = postgres_typo_pool(cursor, grams, frequencies, share=share, scope=scope)
-                if pool is None:
-                    break
-                for pk, shared in pool:
-                    found.setdefault(pk, shared)
-                complete = len(found) >= TYPO_ENOUGH or share == TYPO_SHARES[-1]
-                if complete:
-                    break
-            ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))
-            ids = [pk for pk, _ in ranked[:limit]]
+            ids, complete = _typo_tiers(
+                lambda share: postgres_typo_pool(
+                    cursor, grams, frequencies, share=share, scope=scope
+                ),
+                limit,
+            )
             if not complete:
                 # Too few of the query's trigrams can be looked up in the index.
                 for threshold in TYPO_THRESHOLDS:
                     cursor.execute(f"SET LOCAL pg_trgm.word_similarity_threshold = {threshold:.2f}")
-                    more = [pk for pk in pooled(cursor, [typo]) if pk not in found]
+                    more = [pk for pk in pooled(cursor, [typo]) if pk not in ids]
                     if len(ids) + len(more) >= TYPO_ENOUGH:
                         break
                 ids = (ids + more)[:limit]
@@ -375,12 +401,9 @@ def postgres_typo_pool(
     pg_trgm indexes letters and digits only: a trigram with punctuation ("a.b") would
     make the index hand over every row, so only all-alphanumeric ones drive the read.
     """
-    n = len(grams)
-    k = max(1, math.ceil(share * n))
-    indexable = sorted((g for g in grams if g.isalnum()), key=lambda g: (frequencies[g], g))
-    if len(indexable) < n - k + 1:
+    k, rarest = _pigeonhole(grams, frequencies, share, drivers=[g for g in grams if g.isalnum()])
+    if len(rarest) < len(grams) - k + 1:
         return None
-    rarest = indexable[: n - k + 1]
     few = sum(frequencies[g] for g in rarest) <= TYPO_RARE
     scope_sql, scope_params = scope
     holds = " OR ".join("search_text LIKE %s" for _ in rarest)

@@ -311,18 +311,21 @@ SORT_INDEXES = {
 }
 
 
-def _walk_hint(field: str, filters: Mapping[str, Any]) -> str | None:
-    """SQLite's hint for reading a page through the sort's index (None: no such index).
+# An index that holds a sort's order within one value of a filter, preferred to the sort's
+# own when the list is filtered to that one value: customer_place is (country, city, id),
+# so one country's rows in city order, where the city index would first walk every other
+# country's cities (230 ms at 1M customers when they sort before that country's).
+SORT_INDEXES_WITHIN = {("city", "country"): "customer_place"}
 
-    A city sort within one country reads customer_place, (country, city, id): that
-    country's rows in city order. The city index would first walk every other country's
-    cities (230 ms at 1M customers when they sort before that country's).
-    """
+
+def _walk_hint(field: str, filters: Mapping[str, Any]) -> str | None:
+    """SQLite's hint for reading a page through the sort's index (None: no such index)."""
     if field not in SORT_INDEXES:
         return None
     index = SORT_INDEXES[field]
-    if field == "city" and len(_values(filters.get("country"))) == 1:
-        index = "customer_place"
+    for (sort_field, filter_name), within in SORT_INDEXES_WITHIN.items():
+        if sort_field == field and len(_values(filters.get(filter_name))) == 1:
+            index = within
     return f"INDEXED BY {connection.ops.quote_name(index)}" if index else "NOT INDEXED"
 
 
@@ -387,7 +390,7 @@ def _keyset_page(
             queryset = queryset.filter(**{f"pk__{'lt' if descending else 'gt'}": values[0]})
         else:
             queryset = queryset.filter(
-                after_row(sort_key.fields, values, descending=sort_key.directions(descending))
+                after_row(sort_key.fields, values, directions=sort_key.directions(descending))
             )
     if field == "pk":
         columns: tuple[str, ...] = ()
