@@ -2,6 +2,9 @@
 
     .venv/bin/python -m benchmarks.import_sql_floor --rows 200000
     .venv/bin/python -m benchmarks.import_sql_floor --rows 200000 --without-customer-indexes
+    .venv/bin/python -m benchmarks.import_sql_floor --rows 1000000 --keep
+    .venv/bin/python -m benchmarks.import_sql_floor --replay /tmp/rapport-bench-… \
+        --pragma cache_size=-524288 --pragma wal_autocheckpoint=100000
 
 Runs a real import of N generated contacts into a fresh SQLite database and records
 every statement it sends (SQL, parameters, commits) to a file. Then it replays those
@@ -17,7 +20,9 @@ while recording is slowed by the recording and is not a figure.
 `--without-customer-indexes` drops the customer table's full-text triggers and
 non-unique indexes in the replayed copy (not the partial index of merged records: no
 imported row enters it, and the import's look-ups read it). That shows what the
-schema's search and list indexes cost.
+schema's search and list indexes cost. `--keep` leaves the recording in place, and
+`--replay` times it again, for instance with other `--pragma` settings: recording a
+million rows takes longer than replaying them.
 """
 
 from __future__ import annotations
@@ -42,13 +47,30 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--batch-size", type=int, default=2000)
     parser.add_argument("--without-customer-indexes", action="store_true")
+    parser.add_argument(
+        "--pragma",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="Replay with this PRAGMA (e.g. cache_size=-524288); it also replaces the "
+        "import's own setting of it. Repeatable.",
+    )
     parser.add_argument("--keep", action="store_true", help="Keep the temp folder.")
+    parser.add_argument(
+        "--replay",
+        type=Path,
+        metavar="FOLDER",
+        help="Replay the recording a --keep run left in FOLDER instead of recording anew.",
+    )
     args = parser.parse_args()
+    pragmas = dict(p.split("=", 1) for p in args.pragma)
 
-    folder = workdir()
+    folder = args.replay or workdir()
     try:
-        statements, recorded_rows = _record(folder, args.rows, args.batch_size)
-        replay_seconds = _replay(folder, statements, args.without_customer_indexes)
+        if args.replay is None:
+            _record(folder, args.rows, args.batch_size)
+        recorded_rows = int((folder / "rows.txt").read_text())
+        replay_seconds = _replay(folder, args.without_customer_indexes, pragmas)
         _check_same_rows(folder)
         per_row = replay_seconds * 1e6 / recorded_rows
         print(
@@ -57,13 +79,15 @@ def main() -> None:
             "for any importer writing these rows on one writer"
         )
     finally:
-        if not args.keep:
-            shutil.rmtree(folder, ignore_errors=True)
-        else:
+        if args.keep or args.replay:
             print(f"kept {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
-def _record(folder: Path, rows: int, batch_size: int) -> tuple[Path, int]:
+def _record(folder: Path, rows: int, batch_size: int) -> None:
+    """Import `rows` generated contacts, writing `statements.pickle`, the database as it
+    was before (`before.sqlite3`), the application's PRAGMAs and the row count."""
     csv_path = folder / "contacts.csv"
     generate_contacts(csv_path, rows)
     vendor = setup_django(None, folder)
@@ -110,7 +134,10 @@ def _record(folder: Path, rows: int, batch_size: int) -> tuple[Path, int]:
             "(slowed by the recording)"
         )
     connection.close()
-    return statements, result.rows
+    from django.conf import settings
+
+    (folder / "pragmas.sql").write_text(settings.DATABASES["default"]["OPTIONS"]["init_command"])
+    (folder / "rows.txt").write_text(str(result.rows))
 
 
 def _plain(params: Any) -> Any:
@@ -129,13 +156,15 @@ def _builtin(value: Any) -> Any:
     return value
 
 
-def _replay(folder: Path, statements: Path, without_customer_indexes: bool) -> float:
-    from django.conf import settings
-
+def _replay(folder: Path, without_customer_indexes: bool, pragmas: dict[str, str]) -> float:
     database = folder / "replay.sqlite3"
+    for stale in (database, folder / "replay.sqlite3-wal", folder / "replay.sqlite3-shm"):
+        stale.unlink(missing_ok=True)
     shutil.copy(folder / "before.sqlite3", database)
     db = sqlite3.connect(database, isolation_level=None)
-    db.executescript(settings.DATABASES["default"]["OPTIONS"]["init_command"])
+    db.executescript((folder / "pragmas.sql").read_text())
+    for name, value in pragmas.items():
+        db.execute(f"PRAGMA {name} = {value}")
     if without_customer_indexes:
         found = db.execute(
             "SELECT type, name FROM sqlite_master WHERE tbl_name = 'customers_customer' "
@@ -148,12 +177,17 @@ def _replay(folder: Path, statements: Path, without_customer_indexes: bool) -> f
 
     seconds: collections.Counter[str] = collections.Counter()
     calls: collections.Counter[str] = collections.Counter()
-    with statements.open("rb") as source:
+    overridden = tuple(f"PRAGMA {name}" for name in pragmas)
+    skipped = 0
+    with (folder / "statements.pickle").open("rb") as source:
         while True:
             try:
                 sql, params, many = pickle.load(source)  # noqa: S301 (our own file)
             except EOFError:
                 break
+            if sql.startswith(overridden):
+                skipped += 1  # the import's own use of a PRAGMA given on the command line
+                continue
             key = _key(sql)
             query = sql.replace("%s", "?")  # Django's placeholders, as its backend does
             started = time.perf_counter()
@@ -166,6 +200,9 @@ def _replay(folder: Path, statements: Path, without_customer_indexes: bool) -> f
             seconds[key] += time.perf_counter() - started
             calls[key] += 1
     db.close()
+    if pragmas:
+        given = ", ".join(f"{name} = {value}" for name, value in pragmas.items())
+        print(f"replayed with PRAGMA {given}; skipped the import's {skipped} statements on it")
     total = sum(seconds.values())
     print(f"{'seconds':>8}  {'share':>5}  {'calls':>6}  statement")
     for key, spent in seconds.most_common(12):

@@ -77,3 +77,14 @@ def test_a_replay_that_wrote_other_rows_is_refused(tmp_path):
         db.close()
     with pytest.raises(SystemExit, match="the replay wrote"):
         _check_same_rows(tmp_path)
+
+
+def test_a_kept_recording_replays_again_with_other_pragmas(tmp_path):
+    assert _run(tmp_path, "--keep").returncode == 0
+    (folder,) = tmp_path.glob("rapport-bench-*")
+    result = _run(tmp_path, "--replay", str(folder), "--pragma", "wal_autocheckpoint=7")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "the replay wrote the import's rows" in result.stdout
+    # The import reads, raises and restores it (_bulk_load_settings): none of the three
+    # is replayed over the option.
+    assert "replayed with PRAGMA wal_autocheckpoint = 7; skipped the import's 3" in result.stdout
