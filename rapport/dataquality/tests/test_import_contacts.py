@@ -331,3 +331,28 @@ def test_failed_rows_are_stored_for_the_error_report(write_csv: Callable[..., Pa
         (3, "email"),
         (4, "phone"),
     ]
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="a SQLite PRAGMA")
+def test_sqlite_checkpoints_the_log_rarely_during_an_import_and_restores_it_after(
+    write_csv: Callable[..., Path],
+) -> None:
+    # Pages that many batches change are copied back once per checkpoint, not once per
+    # batch (decision 0501); the web server's connections keep SQLite's default.
+    def setting() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_autocheckpoint")
+            return int(cursor.fetchone()[0])
+
+    before = setting()
+    seen: list[int] = []
+    path = write_csv([contact(i) for i in range(5)])
+    run_import(
+        actor=None,
+        object_type="contacts",
+        path=path,
+        mapping=None,
+        on_progress=lambda _rows: seen.append(setting()),
+    )
+    assert seen == [20_000]
+    assert setting() == before != 20_000
