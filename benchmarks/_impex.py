@@ -9,6 +9,7 @@ import resource
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 FIRST = [
     "Anna",
@@ -187,6 +188,22 @@ def setup_django(database_url: str | None, workdir: Path) -> str:
     from django.db import connection
 
     return connection.vendor
+
+
+def import_contacts_file(csv_path: Path, run: Any, batch_size: int) -> Any:
+    """Import `csv_path` with the real engine, as `rapport import contacts` does, into
+    `run` (an ImportRun); returns the ImportResult."""
+    from rapport.dataquality.services import run_import
+
+    result, _ = run_import(
+        actor=None,
+        object_type="contacts",
+        path=csv_path,
+        mapping=None,
+        run=run,
+        batch_size=batch_size,
+    )
+    return result
 
 
 def peak_rss_mb() -> float:

@@ -18,7 +18,13 @@ import resource
 import shutil
 import time
 
-from benchmarks._impex import generate_contacts, peak_rss_mb, setup_django, workdir
+from benchmarks._impex import (
+    generate_contacts,
+    import_contacts_file,
+    peak_rss_mb,
+    setup_django,
+    workdir,
+)
 
 
 def main() -> None:
@@ -48,7 +54,6 @@ def main() -> None:
 
     from rapport.customers.models import Customer
     from rapport.dataquality.models import ImportRun
-    from rapport.dataquality.services import run_import
 
     run = ImportRun.objects.create(object_type="contacts", original_name=csv_path.name)
     server_started = _server_cpu()
@@ -56,14 +61,7 @@ def main() -> None:
     started = time.perf_counter()
     cpu_started = time.process_time()
     children_started = _children_cpu()
-    result, _ = run_import(
-        actor=None,
-        object_type="contacts",
-        path=csv_path,
-        mapping=None,
-        run=run,
-        batch_size=args.batch_size,
-    )
+    result = import_contacts_file(csv_path, run, args.batch_size)
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
     workers_cpu = _children_cpu() - children_started

@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._impex import generate_contacts, setup_django, workdir
+from benchmarks._impex import generate_contacts, import_contacts_file, setup_django, workdir
 
 _TABLE = re.compile(r'\s*(INSERT INTO|UPDATE|SELECT .*? FROM|DELETE FROM)\s+"?(\w+)"?', re.S)
 
@@ -96,7 +96,6 @@ def _record(folder: Path, rows: int, batch_size: int) -> None:
     from django.db import connection
 
     from rapport.dataquality.models import ImportRun
-    from rapport.dataquality.services import run_import
 
     run = ImportRun.objects.create(object_type="contacts", original_name=csv_path.name)
     connection.close()
@@ -120,14 +119,7 @@ def _record(folder: Path, rows: int, batch_size: int) -> None:
         connection._commit = recorded_commit  # type: ignore[method-assign]
         started = time.perf_counter()
         with connection.execute_wrapper(record):
-            result, _ = run_import(
-                actor=None,
-                object_type="contacts",
-                path=csv_path,
-                mapping=None,
-                run=run,
-                batch_size=batch_size,
-            )
+            result = import_contacts_file(csv_path, run, batch_size)
         print(
             f"recorded the import of {result.rows:,} rows ({result.created:,} created, "
             f"{result.failed:,} failed) in {time.perf_counter() - started:.1f} s "
