@@ -7,7 +7,7 @@ Apps register in AppConfig.ready(), so a later app plugs in without touching the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,8 +80,9 @@ class MergeStrategy:
     # for big tables whose rows cannot collide with the survivor's.
     MOVE_ALL = "move_all"
     # Re-point row by row, remembering each row as it was; a row that would duplicate one
-    # of the survivor's (same `unique_with` values) or link the survivor to itself is
-    # deleted instead, and comes back on unmerge (contact points, tags, relationships).
+    # of the survivor's (same `same_as` key or `unique_with` values) or link the survivor
+    # to itself is deleted instead, and comes back on unmerge (contact points, addresses,
+    # tags, relationships).
     MOVE_ROWS = "move_rows"
     # The owning app moves them with its own service (audit, events, denormalised copies).
     CUSTOM = "custom"
@@ -110,6 +111,10 @@ class MergeRule:
     mover: Callable[..., list[int]] | None = None
     why: str = ""  # KEEP: the reason, shown to whoever reads the check
     label: str = ""  # what people call these rows ("Timeline entries"); default: the model's
+    # MOVE_ROWS: a row -> what makes two rows the same thing once normalised (an address
+    # typed "12 High St." and "12 high st"); default: the `unique_with` values. A moved
+    # row with the key of one of the survivor's rows is deleted and comes back on unmerge.
+    same_as: Callable[[Any], Hashable] | None = None
 
     @property
     def key(self) -> str:

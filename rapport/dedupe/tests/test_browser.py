@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from rapport.core.permissions import Scope
 from rapport.customers import services
-from rapport.customers.models import Customer
+from rapport.customers.models import Address, Customer
+from rapport.customers.services import AddressInput
 from rapport.customers.tests.factories import person
 from rapport.customers.tests.test_browser import login
 from rapport.dedupe.models import DuplicatePair, PairStatus
@@ -65,3 +67,32 @@ def test_review_a_pair_pick_a_value_merge_and_undo(page, live_server):
     assert "Merge undone" in page.inner_text(".messages")
     assert Customer.objects.get(pk=b.pk).merged_into_id is None
     assert Customer.objects.get(pk=a.pk).job_title == a.job_title == "Countess"
+
+
+def test_the_merge_message_offers_undo_and_the_shared_address_shows_once(page, live_server):
+    manager = user_with(Scope.OWN)
+    home = AddressInput(line1="12 High Street", city="London", postcode="SW1A 1AA", country="GB")
+    ada = person(manager, "Ada", "Lovelace", emails=["ada@example.com"], addresses=[home])
+    dup = person(manager, "Ada", "Lovelace", emails=["countess@example.org"], addresses=[home])
+    a, b = sorted([ada, dup], key=lambda c: c.pk)
+    pair = DuplicatePair.objects.create(
+        customer_a=a, customer_b=b, probability=0.97, match_weight=12.0, details={}
+    )
+    login(page, live_server, manager)
+
+    page.goto(live_server.url + reverse("dedupe:compare", args=[pair.pk]))
+    page.click("#merge-button")
+    page.wait_for_url(f"**{a.get_absolute_url()}")
+    message = page.locator(".message-success")
+    expect(message).to_contain_text("Merged Ada Lovelace into Ada Lovelace")
+    expect(message.locator("#undo-merge")).to_be_visible()
+    # The address both records had is on the survivor once.
+    expect(page.get_by_text("12 High Street")).to_have_count(1)
+    page.screenshot(path="/tmp/dedupe-merge-message.png", full_page=True)
+    assert Address.objects.filter(customer=a).count() == 1
+
+    message.locator("#undo-merge").click()
+    expect(page.locator(".message-success")).to_contain_text("Merge undone")
+    assert Customer.objects.get(pk=b.pk).merged_into_id is None
+    assert Address.objects.filter(customer=b).count() == 1
+    assert Address.objects.filter(customer=a).count() == 1

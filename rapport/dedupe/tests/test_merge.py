@@ -20,6 +20,7 @@ from rapport.core.models import AuditAction, AuditLogEntry, OutboxEvent
 from rapport.core.permissions import Scope
 from rapport.customers import services
 from rapport.customers.models import (
+    Address,
     Affiliation,
     ConsentRecord,
     Customer,
@@ -220,6 +221,65 @@ def test_unmerge_restores_the_exact_prior_state(admin):
     assert Interaction.objects.filter(customer=dup, kind="merge", data__undone=True).exists()
     with pytest.raises(ValidationError, match="already undone"):
         customer_unmerge(actor=admin, merge=merge)
+
+
+def _addresses(customer: Customer) -> list[tuple[Any, ...]]:
+    return sorted(
+        Address.objects.filter(customer=customer).values_list(
+            "pk", "kind", "line1", "line2", "city", "postcode", "region", "country", "is_primary"
+        )
+    )
+
+
+def test_the_same_address_and_contact_points_are_kept_once_and_come_back_on_undo(admin):
+    home = AddressInput(line1="12 High Street", city="London", postcode="SW1A 1AA", country="GB")
+    keep = person(admin, "Ada", "Lovelace", emails=["ada@example.com"], addresses=[home])
+    dup = person(admin, "Ada", "Lovelace", emails=["countess@example.org"])
+    # The loser's copy of the survivor's home, typed differently (rows written around the
+    # services, so not normalised on write), an e-mail that differs only in case, the same
+    # phone in another spelling, and an address of its own that must come along.
+    Address.objects.create(
+        customer=dup,
+        line1="12, high  STREET",
+        city="LONDON",
+        postcode="sw1a1aa",
+        country="gb",
+        is_primary=True,
+    )
+    Address.objects.create(customer=dup, line1="1 Dorset Street", city="London", country="GB")
+    EmailAddress.objects.create(customer=dup, email="ADA@Example.com ")
+    PhoneNumber.objects.create(customer=keep, e164="+442079460000", is_primary=True)
+    PhoneNumber.objects.create(customer=dup, e164="+44 20 7946 0000")
+    # The same place as another kind of address is a second role, not a duplicate.
+    Address.objects.create(
+        customer=dup, kind="work", line1="12 High Street", city="London", country="GB"
+    )
+    for customer in (keep, dup):
+        services.refresh_derived_fields(customer)
+        customer.save()
+    before = {"keep": _addresses(keep), "dup": _addresses(dup)}
+    states = {"keep": _state(keep), "dup": _state(dup)}
+
+    merge = customer_merge(actor=admin, survivor=keep, loser=dup)
+
+    places = sorted((a.kind, a.line1) for a in Address.objects.filter(customer=keep).order_by("pk"))
+    assert places == [
+        ("home", "1 Dorset Street"),
+        ("home", "12 High Street"),
+        ("work", "12 High Street"),
+    ]
+    assert sorted(keep.emails.values_list("email", flat=True)) == [
+        "ada@example.com",
+        "countess@example.org",
+    ]
+    assert list(keep.phones.values_list("e164", flat=True)) == ["+442079460000"]
+    assert merge.summary["Addresses"] == 2
+
+    customer_unmerge(actor=admin, merge=merge)
+    assert _addresses(keep) == before["keep"]
+    assert _addresses(dup) == before["dup"]
+    assert _state(keep) == states["keep"]
+    assert _state(dup) == states["dup"]
 
 
 def test_the_external_id_moves_to_a_survivor_without_one_and_back_on_unmerge(admin):
