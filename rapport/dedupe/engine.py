@@ -26,6 +26,7 @@ import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 from splink.internals.clustering import cluster_pairwise_predictions_at_threshold
+from splink.internals.exceptions import EMTrainingException
 
 logger = logging.getLogger(__name__)
 
@@ -214,47 +215,82 @@ def prepare(raw: pd.DataFrame) -> pa.Table:
 
 # Candidate pairs: a pair is scored when it agrees on at least one of these. Each rule
 # is selective enough for a million records (see docs/data-quality.md for the sizes).
-PREDICTION_BLOCKING_RULES: list[Any] = [
-    block_on("email"),
-    block_on("phone"),
-    # With the first initial: last-name sound and birth year alone made the largest
-    # blocks of all (most of the candidate pairs at a million records).
-    block_on("last_name_mp", "first_initial", "birth_year"),
-    block_on("first_name_mp", "birth_date"),
-    block_on("initials", "postcode"),
-    block_on("first_name", "last_name"),
-    block_on("address", "postcode"),
-    block_on("last_name", "city"),
-    block_on("birth_date", "postcode"),
-    block_on("birth_date", "city"),
-    block_on("birth_date", "last_initial"),
-    block_on("address", "first_initial"),
-    block_on("address", "last_initial"),
-    # Given and family name swapped (a classic data-entry error).
-    "l.first_name = r.last_name and l.last_name = r.first_name",
-    # Sounds-alike in either order: swapped names with a typo.
-    block_on("name_lo_mp", "name_hi_mp"),
-    block_on("address", "city"),
-    block_on("address_key", "postcode"),
-    # Reaching copies whose names or address lines changed (a new surname, swapped names
-    # with a typo, the building in the street line): house number, birth date, second
-    # line and one name each with a place.
-    block_on("street_number", "postcode"),
-    block_on("street_number", "birth_date"),
-    block_on("street_number", "city", "initials"),
-    block_on("initials", "birth_date"),
-    block_on("address2", "postcode"),
-    block_on("last_name", "postcode"),
-    block_on("first_name", "postcode"),
+# Each is kept with the columns it reads, so that rules on columns the data does not hold
+# (no birth dates, no phones) are left out of a run instead of costing a join for nothing.
+_SWAPPED_NAMES = "l.first_name = r.last_name and l.last_name = r.first_name"
+PREDICTION_RULES: list[tuple[tuple[str, ...], Any]] = [
+    (cols, block_on(*cols)) if rule is None else (cols, rule)
+    for cols, rule in [
+        (("email",), None),
+        (("phone",), None),
+        # With the first initial: last-name sound and birth year alone made the largest
+        # blocks of all (most of the candidate pairs at a million records).
+        (("last_name_mp", "first_initial", "birth_year"), None),
+        (("first_name_mp", "birth_date"), None),
+        (("initials", "postcode"), None),
+        (("first_name", "last_name"), None),
+        (("address", "postcode"), None),
+        (("last_name", "city"), None),
+        (("birth_date", "postcode"), None),
+        (("birth_date", "city"), None),
+        (("birth_date", "last_initial"), None),
+        (("address", "first_initial"), None),
+        (("address", "last_initial"), None),
+        # Given and family name swapped (a classic data-entry error).
+        (("first_name", "last_name"), _SWAPPED_NAMES),
+        # Sounds-alike in either order: swapped names with a typo.
+        (("name_lo_mp", "name_hi_mp"), None),
+        (("address", "city"), None),
+        (("address_key", "postcode"), None),
+        # Reaching copies whose names or address lines changed (a new surname, swapped
+        # names with a typo, the building in the street line): house number, birth date,
+        # second line and one name each with a place.
+        (("street_number", "postcode"), None),
+        (("street_number", "birth_date"), None),
+        (("street_number", "city", "initials"), None),
+        (("initials", "birth_date"), None),
+        (("address2", "postcode"), None),
+        (("last_name", "postcode"), None),
+        (("first_name", "postcode"), None),
+    ]
 ]
+PREDICTION_BLOCKING_RULES: list[Any] = [rule for _cols, rule in PREDICTION_RULES]
 
-# EM runs once per rule; each leaves the comparisons it blocks on untrained, so together
-# they train every comparison.
-TRAINING_BLOCKING_RULES = [
-    block_on("birth_date"),
-    block_on("last_name_mp", "first_name_mp"),
-    block_on("postcode", "address"),
+# EM runs once per rule; each leaves the comparison it blocks on untrained, so together
+# they must train every comparison. The first three are the usual ones; the e-mail and
+# phone rules stand in when the data lacks birth dates, names or addresses (see `plan`).
+TRAINING_RULES: list[tuple[tuple[str, ...], str]] = [
+    (("birth_date",), "birth_date"),
+    (("last_name_mp", "first_name_mp"), "name"),
+    (("postcode", "address"), "location"),
+    (("email",), "email"),
+    (("phone",), "phone"),
 ]
+TRAINING_BLOCKING_RULES = [block_on(*cols) for cols, _blocked in TRAINING_RULES[:3]]
+
+# The prepared columns each comparison reads: a comparison is part of the model only when
+# at least MIN_FILL of the records have one of them.
+COMPARISON_COLUMNS: dict[str, tuple[str, ...]] = {
+    "name": ("first_name", "last_name"),
+    "birth_date": ("birth_date",),
+    "email": ("email",),
+    "phone": ("phone",),
+    "location": ("address", "postcode", "city"),
+    "address2": ("address2",),
+}
+COMPARISON_LABELS = {
+    "name": "names",
+    "birth_date": "birth dates",
+    "email": "e-mail addresses",
+    "phone": "phone numbers",
+    "location": "addresses",
+    "address2": "second address lines",
+}
+MIN_FILL = 0.01
+# A training block must find at least this many pairs (Splink's EM fails on none). Kept
+# at one: small data sets (a few dozen records) train on a handful of pairs and did so
+# before the blocks were chosen per data set.
+MIN_TRAINING_PAIRS = 1
 
 
 def _jw(left: str, right: str, threshold: float) -> str:
@@ -416,22 +452,160 @@ def _address2_comparison() -> cl.CustomComparison:
     )
 
 
-def model_settings() -> SettingsCreator:
+def _comparison(name: str) -> cl.CustomComparison | cl.EmailComparison:
+    if name == "name":
+        return _name_comparison()
+    if name == "birth_date":
+        return _birth_date_comparison()
+    if name == "email":
+        return cl.EmailComparison("email")
+    if name == "phone":
+        return _typo_comparison("phone")
+    if name == "location":
+        return _location_comparison()
+    return _address2_comparison()
+
+
+def model_settings(plan: ModelPlan | None = None) -> SettingsCreator:
+    """The model; with a plan, only the comparisons and blocking rules its data can use."""
+    comparisons = plan.comparisons if plan else list(COMPARISON_COLUMNS)
+    rules = plan.prediction_rules if plan else PREDICTION_BLOCKING_RULES
     return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
-        comparisons=[
-            _name_comparison(),
-            _birth_date_comparison(),
-            cl.EmailComparison("email"),
-            _typo_comparison("phone"),
-            _location_comparison(),
-            _address2_comparison(),
-        ],
-        blocking_rules_to_generate_predictions=PREDICTION_BLOCKING_RULES,
+        comparisons=[_comparison(name) for name in comparisons],
+        blocking_rules_to_generate_predictions=rules,
         retain_intermediate_calculation_columns=True,
         retain_matching_columns=False,
         additional_columns_to_retain=[],
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Fitting the model to the columns the data has
+# ---------------------------------------------------------------------------------------
+
+
+class CannotTrain(Exception):
+    """The data gives EM nothing to learn from; the message says why, in words for the
+    duplicates page (not a traceback)."""
+
+
+@dataclass
+class ModelPlan:
+    """What a run can use on this data: filled shares per column, the comparisons kept,
+    the EM training rules and the candidate (prediction) rules."""
+
+    records: int
+    fill: dict[str, float]
+    comparisons: list[str]
+    training_rules: list[tuple[str, ...]]
+    prediction_rules: list[Any]
+    left_out: dict[str, str]  # comparison -> why it is not in the model
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "fill": {k: round(v, 4) for k, v in self.fill.items()},
+            "comparisons": self.comparisons,
+            "training_rules": [list(r) for r in self.training_rules],
+            "left_out": self.left_out,
+        }
+
+
+_PLAN_COLUMNS = sorted(
+    {c for cols in COMPARISON_COLUMNS.values() for c in cols}
+    | {c for cols, _rule in PREDICTION_RULES for c in cols}
+    | {c for cols, _blocked in TRAINING_RULES for c in cols}
+    | {"full_name"}
+)
+
+
+def column_fill(con: duckdb.DuckDBPyConnection, table: str = "prepared") -> dict[str, float]:
+    """Share of records with a value in each column the model can use: one DuckDB scan."""
+    counts = ", ".join(f"count({c})" for c in _PLAN_COLUMNS)
+    row = con.execute(f"select count(*), {counts} from {table}").fetchone()  # noqa: S608
+    assert row is not None
+    total = max(int(row[0]), 1)
+    return {c: int(n) / total for c, n in zip(_PLAN_COLUMNS, row[1:], strict=True)}
+
+
+def _pairs_on(con: duckdb.DuckDBPyConnection, columns: tuple[str, ...], table: str) -> int:
+    """Exact number of record pairs that agree on every one of `columns` (none null)."""
+    cols = ", ".join(columns)
+    filled = " and ".join(f"{c} is not null" for c in columns)
+    row = con.execute(
+        f"select coalesce(sum(n * (n - 1) / 2), 0) from "  # noqa: S608
+        f"(select count(*) as n from {table} where {filled} group by {cols})"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def plan(prepared: pa.Table) -> ModelPlan:
+    """Adapt the model to the columns that hold data.
+
+    A CRM may hold no birth dates, no phones or no addresses. A comparison on a column
+    that (nearly) nobody fills is left out; a candidate rule on an empty column is
+    dropped; EM training blocks are chosen among those that find pairs on this data, so
+    that every comparison kept is trained by at least one block that does not block on
+    it (e-mail and phone blocks stand in for missing birth dates or addresses). Raises
+    CannotTrain, with the reason in words, when nothing can be trained."""
+    con = duckdb.connect(":memory:")
+    con.register("prepared", prepared)
+    try:
+        fill = column_fill(con)
+        left_out: dict[str, str] = {}
+        comparisons = []
+        for name, columns in COMPARISON_COLUMNS.items():
+            share = max(fill[c] for c in columns)
+            if share >= MIN_FILL:
+                comparisons.append(name)
+            else:
+                left_out[name] = (
+                    f"{share:.1%} of the records have {COMPARISON_LABELS[name]}"
+                    if share
+                    else f"no record has {COMPARISON_LABELS[name]}"
+                )
+        usable = [
+            (cols, blocked)
+            for cols, blocked in TRAINING_RULES
+            if blocked in comparisons
+            and all(fill[c] > 0 for c in cols)
+            and _pairs_on(con, cols, "prepared") >= MIN_TRAINING_PAIRS
+        ]
+    finally:
+        con.close()
+    chosen = [rule for rule in usable if rule in TRAINING_RULES[:3]]
+    if len(chosen) < 3:
+        # A usual block is missing (no birth dates, say): the e-mail and phone blocks
+        # stand in. Each EM block's m estimates are averaged, and blocks of records that
+        # share an e-mail or phone are nearly all true matches, which keeps EM from taking
+        # household members (same surname and home) found in the address block as matches.
+        chosen += [rule for rule in usable if rule not in chosen]
+    trained = {name for name in comparisons if any(b != name for _c, b in chosen)}
+    for name in comparisons:
+        if name not in trained:
+            left_out[name] = f"no training block without {COMPARISON_LABELS[name]} finds pairs"
+    comparisons = [name for name in comparisons if name in trained]
+    if len(comparisons) < 2 or not chosen:
+        have = ", ".join(COMPARISON_LABELS[n] for n in COMPARISON_COLUMNS if n not in left_out)
+        raise CannotTrain(
+            "Duplicate detection could not learn its model from this data: it needs at "
+            "least two kinds of information that records share often enough to compare "
+            "(names, birth dates, e-mail addresses, phone numbers, addresses), and "
+            + (f"only {have} could be used" if have else "none could be used")
+            + ". Left out: "
+            + "; ".join(f"{COMPARISON_LABELS[k]} ({v})" for k, v in left_out.items())
+            + "."
+        )
+    present = {c for c, share in fill.items() if share > 0}
+    prediction_rules = [rule for cols, rule in PREDICTION_RULES if set(cols) <= present]
+    return ModelPlan(
+        records=prepared.num_rows,
+        fill=fill,
+        comparisons=comparisons,
+        training_rules=[cols for cols, _blocked in chosen],
+        prediction_rules=prediction_rules,
+        left_out=left_out,
     )
 
 
@@ -449,6 +623,8 @@ class Detection:
     model: dict[str, Any]
     records: int
     timings: dict[str, float] = field(default_factory=dict)
+    # What the data allowed: fill shares, comparisons and training blocks used (ModelPlan).
+    plan: dict[str, Any] = field(default_factory=dict)
 
 
 def _db_api() -> DuckDBAPI:
@@ -509,16 +685,24 @@ def _exact_m(model: dict[str, Any], comparison: str, column: str) -> float:
     return 0.0
 
 
-def _deterministic_recall(model: dict[str, Any], filled: dict[str, float]) -> float:
+def _deterministic_recall(
+    model: dict[str, Any],
+    filled: dict[str, float],
+    rules: list[tuple[Any, list[tuple[str, str]]]] | None = None,
+) -> float:
     """P(a true match satisfies at least one deterministic rule), under the model's own
     assumption that comparisons are independent given match status: for each rule the
     product over its columns of (share of pairs with both values present) x (m of exact
-    agreement); the rules combined as P(name and (birth date or phone)) or e-mail."""
+    agreement); the rules combined as P(name and (birth date or phone)) or e-mail. A rule
+    the run could not use (its column is empty) counts as never firing."""
+    used = DETERMINISTIC_RULES if rules is None else rules
     p = {
         column: filled.get(column, 0.0) ** 2 * _exact_m(model, comparison, column)
-        for _rule, parts in DETERMINISTIC_RULES
+        for _rule, parts in used
         for comparison, column in parts
     }
+    for column in ("full_name", "birth_date", "phone", "email"):
+        p.setdefault(column, 0.0)
     name_and = p["full_name"] * (p["birth_date"] + p["phone"] - p["birth_date"] * p["phone"])
     recall = 1 - (1 - p["email"]) * (1 - name_and)
     low, high = RECALL_BOUNDS
@@ -534,7 +718,14 @@ def filled_shares(prepared: pa.Table) -> dict[str, float]:
     }
 
 
-def train(linker: Linker, *, filled: dict[str, float], seed: int = 42) -> dict[str, Any]:
+def train(
+    linker: Linker,
+    *,
+    filled: dict[str, float],
+    seed: int = 42,
+    plan: ModelPlan | None = None,
+    progress: ProgressCallback = _noop_progress,
+) -> dict[str, Any]:
     """EM on the data itself: u from random pairs, m by EM on a few training blocks, and
     λ from deterministic rules whose recall is read off the trained m probabilities.
 
@@ -542,17 +733,49 @@ def train(linker: Linker, *, filled: dict[str, float], seed: int = 42) -> dict[s
     recall (Splink's usual approach) biases every probability on data whose records are
     more or less corrupted than the guess assumed; after EM the model itself says how
     often a true match agrees exactly on the rules' columns, so λ is re-estimated with
-    that recall (no labels involved)."""
+    that recall (no labels involved).
+
+    With a plan, only the deterministic rules and training blocks the data can feed are
+    used; a data set none of them fits raises CannotTrain with the reason."""
     training = linker.training
-    rules = [rule for rule, _parts in DETERMINISTIC_RULES]
-    training.estimate_probability_two_random_records_match(rules, recall=INITIAL_RECALL)
-    initial_lambda = linker._settings_obj._probability_two_random_records_match
-    training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=seed)
-    for rule in TRAINING_BLOCKING_RULES:
-        training.estimate_parameters_using_expectation_maximisation(
-            rule, estimate_without_term_frequencies=True, max_pairs=EM_MAX_PAIRS
+    comparisons = plan.comparisons if plan else list(COMPARISON_COLUMNS)
+    used = [
+        (rule, parts)
+        for rule, parts in DETERMINISTIC_RULES
+        if all(filled.get(column, 0.0) > 0 and comp in comparisons for comp, column in parts)
+    ]
+    if not used:
+        raise CannotTrain(
+            "Duplicate detection could not estimate how common duplicates are: that needs "
+            "records with e-mail addresses, or names with phone numbers or birth dates, and "
+            "this data has none of these."
         )
-    recall = _deterministic_recall(linker.misc.save_model_to_json(), filled)
+    training.estimate_probability_two_random_records_match(
+        [rule for rule, _parts in used], recall=INITIAL_RECALL
+    )
+    initial_lambda = linker._settings_obj._probability_two_random_records_match
+    if not initial_lambda and plan is not None:
+        # No two records share an e-mail, or a name with a phone or birth date: assume one
+        # duplicate pair rather than none (λ = 0 would make every probability 0).
+        n = max(plan.records, 2)
+        initial_lambda = 2 / (n * (n - 1))
+        linker._settings_obj._probability_two_random_records_match = initial_lambda
+    progress("estimated how common duplicates are", 25)
+    training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=seed)
+    progress("sampled random pairs", 32)
+    blocks = [block_on(*cols) for cols in plan.training_rules] if plan else TRAINING_BLOCKING_RULES
+    for i, rule in enumerate(blocks, start=1):
+        progress(f"training block {i} of {len(blocks)}", 32 + 18 * (i - 1) // len(blocks))
+        try:
+            training.estimate_parameters_using_expectation_maximisation(
+                rule, estimate_without_term_frequencies=True, max_pairs=EM_MAX_PAIRS
+            )
+        except EMTrainingException as exc:
+            raise CannotTrain(
+                "Duplicate detection could not learn its model from this data: a training "
+                "block found no pairs of records to learn from."
+            ) from exc
+    recall = _deterministic_recall(linker.misc.save_model_to_json(), filled, used)
     linker._settings_obj._probability_two_random_records_match = min(
         initial_lambda * INITIAL_RECALL / recall, 0.5
     )
@@ -582,7 +805,7 @@ def _pairs_frame(predictions: pd.DataFrame, labels: dict[str, dict[float, str]])
         {
             "id_a": np.minimum(left, right),
             "id_b": np.maximum(left, right),
-            "probability": predictions["match_probability"].astype(float).round(6),
+            "probability": predictions["match_probability"].astype(float),
             "match_weight": predictions["match_weight"].astype(float).round(4),
         }
     )
@@ -660,9 +883,14 @@ def detect(
     db_api = _db_api()
     table = db_api.register(prepared, table_name="customers")
     t = time.perf_counter()
-    linker = Linker(table, model if model else model_settings(), log_level=logging.ERROR)
+    fitted: ModelPlan | None = None
     if not model:
-        model = train(linker, filled=filled_shares(prepared), seed=seed)
+        fitted = plan(prepared)
+        linker = Linker(table, model_settings(fitted), log_level=logging.ERROR)
+        progress("chose the comparisons this data supports", 22)
+        model = train(linker, filled=fitted.fill, seed=seed, plan=fitted, progress=progress)
+    else:
+        linker = Linker(table, model, log_level=logging.ERROR)
     timings["train"] = time.perf_counter() - t
     progress("trained", 50)
 
@@ -678,7 +906,9 @@ def detect(
     groups = cluster(pairs, threshold=threshold)
     timings["cluster"] = time.perf_counter() - t
     progress("clustered", 95)
-    return Detection(pairs, groups, model, len(prepared), timings)
+    return Detection(
+        pairs, groups, model, len(prepared), timings, fitted.summary() if fitted else {}
+    )
 
 
 def detect_new(

@@ -23,6 +23,9 @@ class RunStatus(models.TextChoices):
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
+    # The data gave the model nothing to learn from (`error` says why, in words); the
+    # pairs of earlier runs stay as they were.
+    UNTRAINED = "untrained", "Not trained"
 
 
 class DuplicateRun(models.Model):

@@ -51,6 +51,18 @@ def latest_run(*, mode: str | None = None, with_model: bool = False) -> Duplicat
     return runs.order_by("-started_at", "-id").first()
 
 
+def last_attempt() -> DuplicateRun | None:
+    """The newest finished run when it did not succeed (not trained, failed): the queue
+    says why, since the pairs on show are older than it."""
+    run = (
+        DuplicateRun.objects.exclude(status=RunStatus.RUNNING)
+        .order_by("-started_at", "-id")
+        .defer("model")
+        .first()
+    )
+    return run if run is not None and run.status != RunStatus.SUCCEEDED else None
+
+
 def _decided_pairs() -> set[tuple[int, int]]:
     return set(
         DuplicatePair.objects.exclude(status=PairStatus.OPEN).values_list(
@@ -125,7 +137,20 @@ def run_full(
         raw = load_persons()
         load_seconds = time.perf_counter() - t
         progress("loaded", 10)
-        detection = engine.detect(raw, threshold=threshold, progress=progress)
+        try:
+            detection = engine.detect(raw, threshold=threshold, progress=progress)
+        except engine.CannotTrain as exc:
+            # Not a failure of the software: the data lacks what the model learns from.
+            # Say so on the duplicates page and leave the open pairs as they were.
+            DuplicateRun.objects.filter(pk=run.pk).update(
+                status=RunStatus.UNTRAINED,
+                finished_at=timezone.now(),
+                records=len(raw),
+                error=str(exc),
+            )
+            run.refresh_from_db()
+            progress("not trained", 100)
+            return run, engine.Detection(engine.empty_pairs(), [], {}, len(raw))
         detection = _with_organizations(detection, threshold)
         t = time.perf_counter()
         with transaction.atomic():
@@ -139,6 +164,7 @@ def run_full(
             run.model = detection.model
             run.parameters = {
                 **run.parameters,
+                "plan": detection.plan,
                 "timings": {
                     "load": round(load_seconds, 3),
                     **{k: round(v, 3) for k, v in detection.timings.items()},
@@ -279,6 +305,21 @@ def pair_decide(*, actor: Any, pair: DuplicatePair, status: str) -> DuplicatePai
         changes={"status": [before, status]},
     )
     return pair
+
+
+def record_identities(ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """Customer id -> {"id", "external_id" (None when it has none), "name"}: how the
+    command line names each side of a pair, always the same way."""
+    id_list = sorted(set(ids))
+    found: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(id_list), 10_000):
+        chunk = id_list[start : start + 10_000]
+        rows = Customer.objects.filter(pk__in=chunk).values_list(
+            "id", "external_id", "display_name"
+        )
+        for pk, ext, name in rows:
+            found[pk] = {"id": pk, "external_id": ext or None, "name": name}
+    return found
 
 
 def external_ids(ids: Iterable[int]) -> dict[int, str]:

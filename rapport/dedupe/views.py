@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.contrib import messages
@@ -18,6 +19,7 @@ from rapport.core.errors import Conflict
 from rapport.core.http import AuthedRequest
 from rapport.core.permissions import can
 from rapport.customers.models import Customer, CustomFieldDefinition
+from rapport.customers.selectors import capped_count
 from rapport.dedupe import merge as merging
 from rapport.dedupe import selectors, services
 from rapport.dedupe.models import (
@@ -55,7 +57,10 @@ def queue(request: AuthedRequest) -> HttpResponse:
         return HttpResponseBadRequest(" ".join(exc.messages))
     context = {
         "page": page,
-        "rows": [{"pair": pair, "why": evidence(pair.details)} for pair in page.items],
+        "rows": [
+            {"pair": pair, "why": evidence(pair.details), "percent": percent(pair.probability)}
+            for pair in page.items
+        ],
         "min_probability": min_probability,
         "thresholds": [
             (0.0, "Any"),
@@ -64,11 +69,29 @@ def queue(request: AuthedRequest) -> HttpResponse:
             (0.95, "95% or more"),
         ],
         "latest_run": services.latest_run(),
+        "last_attempt": services.last_attempt(),
+        # How many open pairs pass the filter: the queue's own count, not a run's.
+        "open_count": capped_count(
+            selectors.open_pairs(actor=request.user, min_probability=min_probability)
+        ),
         "settings": DedupeSettings.current(),
         "rules": SurvivorshipRule.choices,
         "is_admin": getattr(request.user, "is_admin", False),
     }
     return render(request, "dedupe/queue.html", context)
+
+
+def percent(probability: float) -> str:
+    """A match probability as people read it, never rounded up to a certainty the model
+    does not claim: whole percents (floored), a decimal from 99 % where pairs crowd,
+    and "> 99.9%" rather than "100%" for anything short of 1 (0.99996, 0.999999)."""
+    if probability >= 1.0:
+        return "100%"
+    if probability >= 0.999:
+        return "> 99.9%"
+    if probability >= 0.99:
+        return f"{math.floor(probability * 1000) / 10:.1f}%"
+    return f"{math.floor(probability * 100)}%"
 
 
 def evidence(details: dict[str, Any]) -> list[dict[str, Any]]:

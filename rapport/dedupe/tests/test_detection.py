@@ -134,15 +134,40 @@ def test_cli_json_shape_and_threshold_filter():
 
     assert set(strict) == {"pairs", "clusters"}
     assert strict["pairs"], "planted duplicates are printed"
+    customers = {
+        c.pk: c
+        for c in Customer.objects.filter(pk__in=planted.ids).only("external_id", "display_name")
+    }
     for item in strict["pairs"]:
-        assert set(item) == {"a", "b", "probability"}
+        assert set(item) == {"a", "b", "probability", "match_weight"}
         assert item["probability"] >= 0.99
-        assert isinstance(item["a"], str) and item["a"].startswith("p-")
+        # Both sides are named the same way: the customer id, the external id (a separate
+        # field, never standing in for the id) and the display name.
+        for side in (item["a"], item["b"]):
+            assert set(side) == {"id", "external_id", "name"}
+            customer = customers[side["id"]]
+            assert side["external_id"] == customer.external_id
+            assert side["name"] == customer.display_name
+        assert item["a"]["id"] < item["b"]["id"]
     assert all(len(c) >= 2 for c in strict["clusters"])
     assert len(loose["pairs"]) >= len(strict["pairs"])
-    ids = {p["a"] for p in loose["pairs"]} | {p["b"] for p in loose["pairs"]}
-    assert {m for c in loose["clusters"] for m in c} <= ids
+    ids = {p["a"]["id"] for p in loose["pairs"]} | {p["b"]["id"] for p in loose["pairs"]}
+    assert {m["id"] for c in loose["clusters"] for m in c} <= ids
     assert len(planted.duplicate_pairs) == 15
+
+
+def test_cli_reports_each_step_on_stderr_and_keeps_stdout_pure_json(capsys):
+    build(people=120, duplicates=15, households=0)
+    out = io.StringIO()
+    call_command("dedupe", "--json", stdout=out)
+    json.loads(out.getvalue())  # nothing but the JSON document on stdout
+    steps = [line for line in capsys.readouterr().err.splitlines() if line.startswith("dedupe:")]
+    # Piped (not a terminal): one line per step, the training blocks included, so a long
+    # training never looks stuck.
+    assert any("training block 1 of" in line for line in steps), steps
+    assert any("scored" in line for line in steps)
+    assert steps[-1].startswith("dedupe: 100%")
+    assert len(steps) >= 8
 
 
 def test_cli_rejects_bad_threshold_in_process():

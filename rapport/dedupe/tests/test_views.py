@@ -10,7 +10,15 @@ from rapport.core.permissions import Scope
 from rapport.customers.models import Customer, Interaction
 from rapport.customers.tests.factories import person
 from rapport.dedupe import merge as merging
-from rapport.dedupe.models import CustomerMerge, DedupeSettings, DuplicatePair, PairStatus
+from rapport.dedupe.models import (
+    CustomerMerge,
+    DedupeSettings,
+    DuplicatePair,
+    DuplicateRun,
+    PairStatus,
+    RunMode,
+    RunStatus,
+)
 from rapport.identity.tests.factories import UserFactory, user_with
 
 pytestmark = pytest.mark.django_db
@@ -167,3 +175,34 @@ def test_the_360_link_of_a_merged_away_record_leads_to_its_survivor(client, admi
     # Not for someone who may not see the survivor.
     client.force_login(user_with(Scope.OWN))
     assert client.get(reverse("customers:detail", args=[b.pk])).status_code == 404
+
+
+def test_queue_counts_the_open_pairs_it_filters_and_shows_probabilities_unrounded(client, admin):
+    people = [person(admin, "Ada", f"Lovelace{i}") for i in range(6)]
+    for i, p in enumerate([0.999999, 0.9954, 0.93, 0.61, 0.52]):
+        _pair(people[i], people[i + 1], p)
+    # The last run was an hourly one that found nothing new: its "0 pairs" is about that
+    # run, not the queue.
+    DuplicateRun.objects.create(
+        mode=RunMode.INCREMENTAL, status=RunStatus.SUCCEEDED, threshold=0.9, records=0
+    )
+    client.force_login(admin)
+
+    page = client.get(reverse("dedupe:queue")).content.decode()
+    assert "5 open pairs" in page
+    assert "0 new or changed records: 0 pairs found" in page
+    for shown in ("&gt; 99.9%", "99.5%", "93%", "61%", "52%"):
+        assert shown in page
+    assert '<span class="percent">100%' not in page
+    page = client.get(reverse("dedupe:queue"), {"min": "0.8"}).content.decode()
+    assert "3 open pairs</strong> at 80% or more" in page
+
+
+def test_percent_never_rounds_up_to_a_certainty():
+    from rapport.dedupe.views import percent
+
+    assert percent(1.0) == "100%"
+    assert percent(0.99999997) == "> 99.9%"
+    assert percent(0.9989) == "99.8%"
+    assert percent(0.989) == "98%"
+    assert percent(0.5) == "50%"

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from argparse import ArgumentParser, ArgumentTypeError
+from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from rapport.dedupe import engine, services
+from rapport.dedupe.models import RunStatus
 
 
 def _probability(text: str) -> float:
@@ -53,14 +56,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         threshold: float = options["threshold"]
-        bar = tqdm(
-            total=100, desc="dedupe", unit="%", file=sys.stderr, disable=not sys.stderr.isatty()
-        )
-
-        def progress(step: str, pct: int) -> None:
-            bar.set_postfix_str(step)
-            bar.update(max(0, pct - bar.n))
-
+        progress, close = _progress_reporter()
         try:
             if options["incremental"]:
                 run, pairs = services.run_incremental(threshold=threshold, progress=progress)
@@ -71,21 +67,39 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         finally:
-            bar.close()
+            close()
+        if run.status == RunStatus.UNTRAINED:
+            raise CommandError(run.error)
 
         strong = pairs[pairs["probability"] >= threshold] if not pairs.empty else pairs
         ids = set(strong["id_a"]).union(strong["id_b"]) if not strong.empty else set()
         ids.update(member for group in groups for member in group)
-        names = services.external_ids(int(i) for i in ids)
+        records = services.record_identities(int(i) for i in ids)
+        rows = (
+            list(
+                zip(
+                    strong["id_a"],
+                    strong["id_b"],
+                    strong["probability"],
+                    strong["match_weight"],
+                    strict=True,
+                )
+            )
+            if not strong.empty
+            else []
+        )
         if options["json"]:
             payload = {
                 "pairs": [
-                    {"a": names[int(a)], "b": names[int(b)], "probability": float(p)}
-                    for a, b, p in zip(
-                        strong["id_a"], strong["id_b"], strong["probability"], strict=True
-                    )
+                    {
+                        "a": records[int(a)],
+                        "b": records[int(b)],
+                        "probability": float(p),
+                        "match_weight": float(w),
+                    }
+                    for a, b, p, w in rows
                 ],
-                "clusters": [[names[m] for m in group] for group in groups],
+                "clusters": [[records[m] for m in group] for group in groups],
             }
             self.stdout.write(json.dumps(payload))
             return
@@ -93,7 +107,31 @@ class Command(BaseCommand):
             f"{run.records} records, {len(strong)} pairs at or above {threshold}, "
             f"{len(groups)} clusters ({run.pairs_found} pairs stored for review)."
         )
-        for a, b, p in list(
-            zip(strong["id_a"], strong["id_b"], strong["probability"], strict=True)
-        )[:20]:
-            self.stdout.write(f"  {p:.3f}  {names[int(a)]}  ~  {names[int(b)]}")
+        for a, b, p, _w in rows[:20]:
+            self.stdout.write(f"  {p:.3f}  {_label(records[int(a)])}  ~  {_label(records[int(b)])}")
+
+
+def _label(record: dict[str, Any]) -> str:
+    """Ada Lovelace (#12, crm-1): the display name, the Rapport id and the external id."""
+    ext = f", {record['external_id']}" if record["external_id"] else ""
+    return f"{record['name']} (#{record['id']}{ext})"
+
+
+def _progress_reporter() -> tuple[Callable[[str, int], None], Callable[[], None]]:
+    """Progress on stderr, never stdout (which may be JSON): a bar on a terminal, one line
+    per step when stderr is piped or logged, so a long run never looks stuck."""
+    started = time.monotonic()
+    if sys.stderr.isatty():
+        bar = tqdm(total=100, desc="dedupe", unit="%", file=sys.stderr)
+
+        def on_bar(step: str, pct: int) -> None:
+            bar.set_postfix_str(step)
+            bar.update(max(0, pct - bar.n))
+
+        return on_bar, bar.close
+
+    def on_line(step: str, pct: int) -> None:
+        sys.stderr.write(f"dedupe: {pct:3d}% {step} ({time.monotonic() - started:.0f} s)\n")
+        sys.stderr.flush()
+
+    return on_line, lambda: None
