@@ -18,6 +18,7 @@ import io
 import json
 import logging
 import os
+import re
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -35,8 +36,8 @@ from rapport.core import registry
 logger = logging.getLogger(__name__)
 
 REDACTED = "[erased]"
-# Shorter values ("Li", "NY") would match unrelated text everywhere.
-MIN_LENGTH = 4
+# Shorter values would match unrelated text everywhere.
+MIN_LENGTH = 5
 CHUNK = 500
 
 
@@ -47,35 +48,40 @@ class ErasureContext:
     actor: Any
     customer_id: int
     label: str  # what the person is called from now on: "Erased customer #12"
-    # Casefolded. A string that contains an identifier is the person's (an e-mail inside
-    # an error message); a string that *is* a name is (a lone "Grace" elsewhere is not).
+    # Casefolded values that point at this one person (e-mail, phone, external id, full
+    # name, street, a note's text). A string that holds one as a whole word sequence is
+    # theirs. A lone first name, job title or city is not searched for: it would blank
+    # everyone else's "Grace" or "Engineer"; the rows about the person's own records are
+    # blanked by reference instead.
     identifiers: set[str] = field(default_factory=set)
-    names: set[str] = field(default_factory=set)
     # object type ("customers.interaction") -> ids of the person's records.
     objects: dict[str, set[str]] = field(default_factory=dict)
     # Outbox events whose data was blanked: their webhook deliveries follow.
     event_ids: set[str] = field(default_factory=set)
+    _as_given: set[str] = field(default_factory=set, repr=False)
+    _pattern: re.Pattern[str] | None = field(default=None, init=False, repr=False)
 
-    def add_identifiers(self, *values: Any) -> None:
+    def add_identifiers(self, *values: Any, min_length: int = MIN_LENGTH) -> None:
         for value in values:
-            text = str(value or "").strip().casefold()
-            if len(text) >= MIN_LENGTH:
-                self.identifiers.add(text)
-
-    def add_names(self, *values: Any) -> None:
-        for value in values:
-            text = str(value or "").strip().casefold()
-            if len(text) >= MIN_LENGTH:
-                self.names.add(text)
+            given = " ".join(str(value or "").split())
+            if len(given) >= min_length:
+                self.identifiers.add(given.lower())
+                self._as_given.add(given)
+                self._pattern = None
 
     def add_objects(self, object_type: str, ids: Iterable[Any]) -> None:
         self.objects.setdefault(object_type, set()).update(str(i) for i in ids)
 
     def matches(self, text: str) -> bool:
-        folded = text.casefold()
-        if folded.strip() in self.names:
-            return True
-        return any(value in folded for value in self.identifiers)
+        if not self.identifiers or not text:
+            return False
+        if self._pattern is None:
+            alternatives = "|".join(
+                re.escape(v) for v in sorted(self.identifiers, key=len, reverse=True)
+            )
+            # Not inside a longer word: "al li" is not in "Sal Lim".
+            self._pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+        return self._pattern.search(" ".join(text.split()).lower()) is not None
 
     def scrub(self, value: Any) -> tuple[Any, bool]:
         """`value` (JSON-like) with every string of the person's replaced; and whether any was."""
@@ -97,12 +103,17 @@ class ErasureContext:
         return value, False
 
     def _needles(self) -> set[str]:
-        # How the values look inside stored text: as they are, and JSON-escaped (SQLite
-        # keeps JSON columns as json.dumps text, non-ASCII as \\u escapes).
+        # What SQL looks for: each identifier's longest word (stored text may break lines
+        # where the identifier has a space), as it is and JSON-escaped (SQLite keeps JSON
+        # columns as json.dumps text, non-ASCII as \\u escapes). A superset: `matches`
+        # decides.
+        # SQLite compares case-insensitively in ASCII only, so an escaped "\\u00c5" is not
+        # "\\u00e5": the value is looked for as it was given as well as in lower case.
         needles: set[str] = set()
-        for value in self.identifiers | self.names:
-            needles.add(value)
-            needles.add(json.dumps(value)[1:-1])
+        for value in self.identifiers | self._as_given:
+            word = max(value.split(), key=len)
+            needles.add(word)
+            needles.add(json.dumps(word)[1:-1])
         return needles
 
     def candidates(
@@ -182,7 +193,7 @@ def scrub_files(ctx: ErasureContext, root: Path | None = None) -> list[str]:
     paths (relative to `root`) that changed.
     """
     root = root or files_root()
-    if not root.is_dir() or not (ctx.identifiers or ctx.names):
+    if not root.is_dir() or not ctx.identifiers:
         return []
     touched: list[str] = []
     for path in sorted(p for p in root.rglob("*") if p.is_file()):

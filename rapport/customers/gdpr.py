@@ -152,29 +152,29 @@ ERASED_KINDS_SUMMARY = {
 }
 
 
+# A note shorter than this ("Called back") is not searched for elsewhere: it would match
+# everyone's; the person's own notes are emptied all the same.
+NOTE_IDENTIFIES = 24
+
+
 def _remember_values(ctx: ErasureContext, customer: Customer) -> None:
-    """What the person's copies elsewhere look like, read before the record is emptied."""
-    ctx.add_names(customer.first_name, customer.last_name, customer.display_name)
+    """What copies of the person look like elsewhere, read before the record is emptied."""
     ctx.add_identifiers(
         customer.external_id,
+        f"{customer.first_name} {customer.last_name}",
+        customer.display_name,
         customer.primary_email,
         customer.primary_phone,
-        f"{customer.first_name} {customer.last_name}".strip(),
         *customer.emails.values_list("email", flat=True),
         *[v for pair in customer.phones.values_list("e164", "raw") for v in pair],
-        *[v for row in customer.addresses.values_list("line1", "line2") for v in row],
+        # The street line; a second line ("Flat 3") is shared by too many to point at one.
+        *customer.addresses.values_list("line1", flat=True),
+    )
+    ctx.add_identifiers(
         *Interaction.objects.filter(customer=customer, kind__in=ERASED_KINDS_SUMMARY)
         .exclude(body="")
         .values_list("body", flat=True),
-        *ConsentRecord.objects.filter(customer=customer).values_list("evidence", flat=True),
-    )
-    # Custom field values can be anything ("Rear admiral"): only whole strings count.
-    ctx.add_names(*(v for v in customer.custom_fields.values() if isinstance(v, str)))
-    ctx.add_names(customer.job_title, customer.website)
-    ctx.add_names(
-        *Relationship.objects.filter(Q(from_customer=customer) | Q(to_customer=customer))
-        .exclude(note="")
-        .values_list("note", flat=True)
+        min_length=NOTE_IDENTIFIES,
     )
 
 
