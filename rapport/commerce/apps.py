@@ -10,11 +10,14 @@ class CommerceConfig(AppConfig):
         from rapport.commerce import (
             demo,
             events,  # noqa: F401  (registers the event types)
+            gdpr,
             panels,
             search,
             services,
         )
         from rapport.core import registry
+
+        gdpr.register()
 
         for name, label, plural in [
             ("commerce.order", "Order", "Orders"),

@@ -11,9 +11,10 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from django.db.backends.signals import connection_created
 
-        from rapport.core import postgres, registry, scheduler
+        from rapport.core import gdpr, postgres, registry, scheduler
 
         connection_created.connect(postgres.on_connection_created)
+        gdpr.register()
 
         # Capabilities on the road: visible in the shell with an empty state until their
         # apps arrive and register real entries under the same keys.

@@ -7,13 +7,16 @@ import datetime as dt
 import decimal
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 
 from rapport.core import context
 from rapport.core.models import AuditAction, AuditLogEntry
 from rapport.core.permissions import object_type_of
+
+if TYPE_CHECKING:
+    from rapport.core.gdpr import ErasureContext
 
 Snapshot = dict[str, Any]
 
@@ -135,3 +138,20 @@ def redact_for_erasure(*, object_type: str, object_ids: Iterable[Any], object_re
     rows = AuditLogEntry.objects.filter(object_type=object_type, object_id__in=ids)
     # Bypasses the append-only guard of AuditLogEntryQuerySet.update on purpose.
     return models.QuerySet.update(rows, changes={"erased": True}, object_repr=object_repr[:255])
+
+
+def redact_personal_values(ctx: ErasureContext) -> int:
+    """Replace an erased person's values wherever other rows recorded them (a merge's
+    survivor row holding the loser's e-mail, an import row): only the matching values go,
+    the rest of each row stays. Part of the same sanctioned erasure path as above.
+    """
+    from rapport.core.gdpr import sweep
+
+    return sweep(
+        AuditLogEntry.objects.all(),
+        ctx,
+        text_fields=["object_repr"],
+        json_fields=["changes"],
+        # Bypasses the append-only guard of AuditLogEntryQuerySet.update on purpose.
+        updater=models.QuerySet.update,
+    )

@@ -1,6 +1,7 @@
 """What each domain app contributes to the shared shell: navigation entries, object types
-that roles grant access to, global-search providers, panels on the customer 360 page and
-how its records follow a merge of two customers.
+that roles grant access to, global-search providers, panels on the customer 360 page,
+how its records follow a merge of two customers, and what it holds about a person for
+GDPR export and erasure.
 
 Apps register in AppConfig.ready(), so a later app plugs in without touching the others.
 """
@@ -121,6 +122,25 @@ class MergeRule:
         return f"{self.model.lower()}.{self.field}"
 
 
+@dataclass(frozen=True)
+class GdprContributor:
+    """What one app holds about a person, for the GDPR archive and for erasure.
+
+    `export(customer_id=)` returns the archive's sections ({"orders": [...]}) or None.
+    `erase(ctx=)` runs inside customer_erase's transaction with a
+    `core.gdpr.ErasureContext`: it blanks the app's copies of the person's data, tells
+    the context which of its records are the person's (`ctx.add_objects`), so the audit
+    log and outbox contributors (which run last) redact the rows about them, and returns
+    how many rows or files it changed (recorded, as a count only, in the erase audit row).
+    """
+
+    key: str
+    label: str
+    erase: Callable[..., int]
+    export: Callable[..., dict[str, Any] | None] | None = None
+    order: int = 100  # erasure runs in this order: owners first, logs (audit, outbox) last
+
+
 @dataclass
 class _Registry:
     nav: dict[str, NavItem] = field(default_factory=dict)
@@ -129,6 +149,7 @@ class _Registry:
     panels: dict[str, Panel] = field(default_factory=dict)
     demo_loaders: dict[str, DemoLoader] = field(default_factory=dict)
     merge_rules: dict[str, MergeRule] = field(default_factory=dict)
+    gdpr: dict[str, GdprContributor] = field(default_factory=dict)
 
 
 _registry = _Registry()
@@ -186,3 +207,11 @@ def add_merge_rule(rule: MergeRule) -> None:
 
 def merge_rules() -> list[MergeRule]:
     return list(_registry.merge_rules.values())
+
+
+def add_gdpr_contributor(contributor: GdprContributor) -> None:
+    _registry.gdpr[contributor.key] = contributor
+
+
+def gdpr_contributors() -> list[GdprContributor]:
+    return sorted(_registry.gdpr.values(), key=lambda c: (c.order, c.key))

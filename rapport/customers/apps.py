@@ -13,8 +13,11 @@ class CustomersConfig(AppConfig):
         from rapport.customers import (
             demo,
             events,  # noqa: F401  (registers the event types)
+            gdpr,
             search,
         )
+
+        gdpr.register()
 
         registry.add_object_type(
             registry.ObjectType(

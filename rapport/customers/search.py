@@ -524,3 +524,17 @@ def search_provider(*, actor: Any, query: str, limit: int = 8) -> list[SearchHit
             )
         )
     return hits
+
+
+def purge_deleted_terms() -> None:
+    """Rewrite the SQLite FTS5 index so the terms of replaced rows are gone from disk.
+
+    An FTS5 delete only appends a tombstone: an erased person's trigrams stay in older
+    segments (unreadable through MATCH, readable in the file) until segments merge.
+    'optimize' merges them all now. PostgreSQL's GIN entries of the old row version go
+    with the dead tuple at the next (auto)vacuum.
+    """
+    if connection.vendor != "sqlite":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO customer_search(customer_search) VALUES ('optimize')")

@@ -11,14 +11,14 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from rapport.core import audit, outbox
 from rapport.core.models import AuditAction
 from rapport.core.permissions import Scope, acting_user, object_type_of, require
 from rapport.core.versioning import lock_for_change
-from rapport.customers import normalize, quality, signals
+from rapport.customers import normalize, quality
 from rapport.customers.custom_fields import validate_custom_fields
 from rapport.customers.models import (
     RELATIONSHIP_LABELS,
@@ -1520,26 +1520,18 @@ def _delete_personal_data_archives(customer_id: int) -> None:
     jobs.update(result_file="", message="Archive deleted: the person's data was erased")
 
 
-ERASED_KINDS_SUMMARY = {
-    InteractionKind.NOTE,
-    InteractionKind.EMAIL,
-    InteractionKind.CALL,
-    InteractionKind.MEETING,
-    InteractionKind.CHAT,
-    InteractionKind.WEB_EVENT,
-}
-
-
 @transaction.atomic
 def customer_erase(*, actor: Any, customer: Customer) -> Customer:
     """Erase a person's personal data (GDPR art. 17) and keep an anonymous row.
 
     Orders, aggregates and timeline entries stay linked to "Erased customer #id" so
-    revenue and counts stay right; names, contact points, addresses, birth date, custom
-    fields, free-text bodies and the external id go, and so do the personal values in the
-    record's earlier audit rows and events. The audit log keeps the fact of erasure.
+    revenue and counts stay right. Every app's GDPR contributor (`core.registry`) then
+    removes its copies: this app's record, contact points and free text; merge history;
+    import error rows; job files; webhook deliveries; and, last, the personal values in
+    earlier audit rows and events. The audit log keeps the fact of erasure.
     """
-    from rapport.core.models import OutboxEvent
+    from rapport.core import registry
+    from rapport.core.gdpr import ErasureContext
 
     require(actor, "delete", customer)
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
@@ -1547,71 +1539,22 @@ def customer_erase(*, actor: Any, customer: Customer) -> Customer:
         raise ValidationError({"kind": "Only a person's data can be erased."})
     if customer.erased_at is not None:
         raise ValidationError({"erased_at": "This person's data was already erased."})
-    label = f"Erased customer #{customer.pk}"
-    customer.emails.all().delete()
-    customer.phones.all().delete()
-    customer.addresses.all().delete()
-    for name in (
-        "first_name",
-        "last_name",
-        "organization_name",
-        "job_title",
-        "website",
-        "industry",
-        "language",
-        "source",
-    ):
-        setattr(customer, name, "")
-    customer.birth_date = None
-    customer.external_id = None
-    customer.custom_fields = {}
-    customer.erased_at = timezone.now()
-    customer.primary_email = customer.primary_phone = customer.city = customer.country = ""
-    customer.display_name = label
-    customer.search_text = label.lower()
-    quality.apply(customer, None)
-    customer.version = F("version") + 1
-    customer.save()
-    customer.refresh_from_db()
-
-    timeline = Interaction.objects.filter(customer=customer)
-    timeline.update(body="")
-    for kind in ERASED_KINDS_SUMMARY:
-        timeline.filter(kind=kind).update(
-            summary=f"{InteractionKind(kind).label} (erased)", data={}
-        )
-    ConsentRecord.objects.filter(customer=customer).update(evidence="", text_shown="")
-    Relationship.objects.filter(from_customer=customer).update(note="")
-    Relationship.objects.filter(to_customer=customer).update(note="")
-    # Earlier audit rows and events carried the personal values: keep that they happened,
-    # drop what they said.
-    audit.redact_for_erasure(object_type=CUSTOMER_TYPE, object_ids=[customer.pk], object_repr=label)
-    note_ids = timeline.filter(kind=InteractionKind.NOTE).values_list("pk", flat=True)
-    audit.redact_for_erasure(
-        object_type="customers.interaction", object_ids=list(note_ids), object_repr=label
-    )
-    consent_ids = ConsentRecord.objects.filter(customer=customer).values_list("pk", flat=True)
-    audit.redact_for_erasure(
-        object_type="customers.consentrecord", object_ids=list(consent_ids), object_repr=label
-    )
-    relationship_ids = Relationship.objects.filter(
-        Q(from_customer=customer) | Q(to_customer=customer)
-    ).values_list("pk", flat=True)
-    audit.redact_for_erasure(
-        object_type="customers.relationship", object_ids=list(relationship_ids), object_repr=label
+    ctx = ErasureContext(
+        actor=actor, customer_id=customer.pk, label=f"Erased customer #{customer.pk}"
     )
     _delete_personal_data_archives(customer.pk)
-    OutboxEvent.objects.filter(aggregate_type=CUSTOMER_TYPE, aggregate_id=str(customer.pk)).update(
-        data={"id": customer.pk, "erased": True}
-    )
+    redacted: dict[str, int] = {}
+    for contributor in registry.gdpr_contributors():
+        redacted[contributor.key] = contributor.erase(ctx=ctx) or 0
+    customer.refresh_from_db()
 
-    signals.customer_erased.send(sender=Customer, actor=actor, customer=customer)
-
+    # How many rows each app rewrote, never what they said: the one audited record of the
+    # sanctioned rewrite of the audit log and the other copies.
     audit.record(
         actor=actor,
         action=AuditAction.ERASE,
         obj=customer,
-        changes={"erased": ["personal data", None]},
+        changes={"erased": ["personal data", None], "redacted": redacted},
     )
     outbox.emit(
         "customer.erased",

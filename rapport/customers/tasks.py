@@ -26,6 +26,14 @@ def export_personal_data(job_id: str) -> dict[str, Any]:
 
 
 @task()
+def purge_erased_search_terms() -> None:
+    """After an erasure: drop the person's old terms from the search index's files."""
+    from rapport.customers import search
+
+    search.purge_deleted_terms()
+
+
+@task()
 def bulk_apply(job_id: str) -> dict[str, Any]:
     """Tag, assign or delete every customer a list filter matches, for the job's owner."""
 

@@ -12,6 +12,9 @@ class DataQualityConfig(AppConfig):
 
     def ready(self) -> None:
         from rapport.core import registry, scheduler
+        from rapport.dataquality import gdpr
+
+        gdpr.register()
 
         registry.add_nav(
             registry.NavItem(

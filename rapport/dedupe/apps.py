@@ -12,8 +12,7 @@ class DedupeConfig(AppConfig):
 
     def ready(self) -> None:
         from rapport.core import registry, scheduler
-        from rapport.customers.signals import customer_erased
-        from rapport.dedupe import demo, erasure, panels, system_checks
+        from rapport.dedupe import demo, gdpr, panels, system_checks
 
         # Nightly: retrain and rescore everyone. Hourly: new and changed records only,
         # scored by the saved model (no training).
@@ -21,7 +20,7 @@ class DedupeConfig(AppConfig):
         scheduler.every(
             "dedupe.incremental", "rapport.dedupe.tasks.dedupe_incremental", dt.timedelta(hours=1)
         )
-        customer_erased.connect(erasure.on_customer_erased, dispatch_uid="dedupe.erasure")
+        gdpr.register()
         checks.register(system_checks.merge_rules_check)
         for field in ("customer_a", "customer_b"):
             registry.add_merge_rule(

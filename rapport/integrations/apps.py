@@ -13,7 +13,9 @@ class IntegrationsConfig(AppConfig):
 
         # Importing the consumer registers it with the outbox: events written from now on
         # list "webhooks" among their pending consumers.
-        from rapport.integrations import consumers  # noqa: F401
+        from rapport.integrations import consumers, gdpr  # noqa: F401
+
+        gdpr.register()
 
         registry.add_nav(
             registry.NavItem(

@@ -1,0 +1,130 @@
+"""GDPR erasure's shared tools: what counts as the person's value, JSON scrubbing, the
+SQL prefilter on JSON columns (escaped on SQLite), stored files rewritten or deleted, and
+the audit log's guard, which the sanctioned redaction path leaves in place."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from rapport.core import audit, registry
+from rapport.core.gdpr import REDACTED, ErasureContext, scrub_files, sweep
+from rapport.core.models import AuditLogEntry, OutboxEvent
+
+
+def _ctx() -> ErasureContext:
+    ctx = ErasureContext(actor=None, customer_id=1, label="Erased customer #1")
+    ctx.add_identifiers("zoe@example.com", "+4915112345678", "Zoë  Ångström", "Al Li", "Zoë")
+    return ctx
+
+
+def test_identifiers_match_as_whole_words_and_short_or_lone_values_never():
+    ctx = _ctx()
+    assert ctx.matches("Mail to ZOE@example.com bounced")
+    assert ctx.matches("Dear Zoë\nÅngström,")  # case and line breaks do not hide it
+    assert ctx.matches("tel:+4915112345678")
+    assert ctx.matches("Al Li") and not ctx.matches("Sal Lim")  # not inside other words
+    assert not ctx.matches("Zoë")  # too short to point at one person
+    assert not ctx.matches("Zoë Smith") and not ctx.matches("")
+
+
+def test_scrub_replaces_only_the_persons_strings_anywhere_in_json():
+    data = {
+        "customer": {"name": "Zoë Ångström", "city": "Paris", "emails": ["zoe@example.com"]},
+        "zoe@example.com": 1,
+        "total": 12.5,
+    }
+    scrubbed, changed = _ctx().scrub(data)
+    assert changed
+    assert scrubbed["customer"] == {"name": REDACTED, "city": "Paris", "emails": [REDACTED]}
+    assert "zoe@example.com" not in scrubbed and scrubbed["total"] == 12.5
+    assert _ctx().scrub({"city": "Paris"}) == ({"city": "Paris"}, False)
+
+
+def test_gdpr_contributors_are_registered_by_every_app_that_holds_personal_data():
+    keys = {c.key for c in registry.gdpr_contributors()}
+    assert {
+        "customers",
+        "commerce",
+        "dedupe",
+        "dataquality",
+        "integrations",
+        "core.audit",
+        "core.outbox",
+        "core.jobs",
+        "core.files",
+    } <= keys
+    order = [c.key for c in registry.gdpr_contributors()]
+    # The logs go last, so they see every record the apps said was the person's; webhook
+    # deliveries follow the events the outbox blanked.
+    assert order[0] == "customers" and order[-1] == "core.audit"
+    assert order.index("core.outbox") < order.index("integrations")
+
+
+@pytest.mark.django_db
+def test_sweep_finds_non_ascii_values_in_json_columns_and_leaves_other_rows():
+    mine = OutboxEvent.objects.create(type="customer.updated", data={"n": "Zoë Ångström"})
+    other = OutboxEvent.objects.create(type="customer.updated", data={"n": "Zoltan"})
+    assert sweep(OutboxEvent.objects.all(), _ctx(), json_fields=["data"]) == 1
+    mine.refresh_from_db()
+    other.refresh_from_db()
+    assert mine.data == {"n": REDACTED} and other.data == {"n": "Zoltan"}
+
+
+@pytest.mark.django_db
+def test_the_audit_log_stays_append_only_beside_the_sanctioned_redaction():
+    row = audit.entry(
+        actor=None,
+        action="update",
+        object_type="customers.customer",
+        object_id=7,
+        changes={"email": ["zoe@example.com", "new@example.com"]},
+    )
+    row.save(force_insert=True)
+    assert audit.redact_personal_values(_ctx()) == 1
+    row.refresh_from_db()
+    assert row.changes == {"email": [REDACTED, "new@example.com"]}
+    with pytest.raises(TypeError):
+        AuditLogEntry.objects.filter(pk=row.pk).update(changes={})
+    with pytest.raises(TypeError):
+        AuditLogEntry.objects.filter(pk=row.pk).delete()
+    with pytest.raises(TypeError):
+        row.save()
+
+
+def test_stored_files_lose_the_persons_rows_and_keep_everything_else(tmp_path: Path):
+    ctx = _ctx()
+    report = tmp_path / "imports" / "run" / "errors.csv"
+    report.parent.mkdir(parents=True)
+    report.write_bytes(
+        "row;email;reason\n2;zoe@example.com;bad phone\n3;bob@example.com;bad phone\n".encode(
+            "utf-8-sig"
+        )
+    )
+    book = Workbook()
+    sheet = book.active
+    for row in (["name", "email"], ["Zoë Ångström", "z@x.io"], ["Bob", "bob@example.com"]):
+        sheet.append(row)
+    book.save(tmp_path / "export.xlsx")
+    with zipfile.ZipFile(tmp_path / "archive.zip", "w") as archive:
+        archive.writestr("data.json", '{"email": "zoe@example.com"}')
+    (tmp_path / "unrelated.csv").write_text("name\nBob\n")
+
+    assert sorted(scrub_files(ctx, tmp_path)) == [
+        "archive.zip",
+        "export.xlsx",
+        "imports/run/errors.csv",
+    ]
+    raw = report.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # the encoding Excel needs is kept
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    assert rows == [["row", "email", "reason"], ["3", "bob@example.com", "bad phone"]]
+    kept = [[c.value for c in r] for r in load_workbook(tmp_path / "export.xlsx").active.rows]
+    assert kept == [["name", "email"], ["Bob", "bob@example.com"]]
+    assert not (tmp_path / "archive.zip").exists()
+    assert (tmp_path / "unrelated.csv").read_text() == "name\nBob\n"
