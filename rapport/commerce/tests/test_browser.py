@@ -145,3 +145,29 @@ def test_change_status_offers_next_steps_and_confirms_a_cancellation(page, live_
     page.locator(".message-success").wait_for()
     order.refresh_from_db()
     assert order.status == "cancelled"
+
+
+def test_the_360_timeline_folds_shipment_updates_under_their_order(page, live_server) -> None:
+    user = commerce_user(full_name="Olivia Ops")
+    customer = CustomerFactory(owner=user, display_name="Margarethe Lindqvist")
+    order = services.order_create(
+        actor=user, customer=customer, data=OrderInput(currency="EUR", total="42.00")
+    )
+    shipment = services.shipment_create(
+        actor=user, order=order, data=ShipmentInput(carrier="DHL", status="pending")
+    )
+    for step in ("in_transit", "out_for_delivery", "delivered"):
+        shipment = services.shipment_update_status(
+            actor=user, shipment=shipment, status=step, location="Leipzig"
+        )
+    _login(page, live_server, user)
+    page.goto(f"{live_server.url}{customer.get_absolute_url()}")
+    items = page.locator("#timeline-list > .timeline-item")
+    assert items.count() == 1
+    assert order.number in items.first.locator(".timeline-summary").first.inner_text()
+    folded = items.first.locator(".timeline-subitem")
+    assert not folded.first.is_visible()
+    page.click(".timeline-group summary")
+    folded.first.wait_for(state="visible")
+    assert "delivered" in folded.first.inner_text()
+    assert page.locator(".value-metrics").count() == 0
