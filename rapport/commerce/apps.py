@@ -47,6 +47,15 @@ class CommerceConfig(AppConfig):
                 column="main",
             )
         )
+        for kind, anchor in (("order", True), ("shipment", False)):
+            registry.add_timeline_kind(
+                registry.TimelineKind(
+                    kind=kind,
+                    group_key=panels.order_group_key,
+                    anchor=anchor,
+                    label=panels.order_updates_label,
+                )
+            )
         registry.add_search_provider(
             registry.SearchProvider(key="commerce", label="Orders", search=search.search, order=50)
         )

@@ -86,8 +86,19 @@ class ProductForm(forms.Form):
 
 
 class OrderStatusForm(forms.Form):
-    status = forms.ChoiceField(choices=OrderStatus.choices)
+    status = forms.ChoiceField(label="New status", choices=OrderStatus.choices)
     reason = forms.CharField(max_length=200, required=False)
+    confirm_cancel = forms.BooleanField(label="Yes, cancel this order", required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        # A cancellation cannot be undone: it takes a second, deliberate step.
+        if data.get("status") == OrderStatus.CANCELLED and not data.get("confirm_cancel"):
+            self.add_error(
+                "confirm_cancel",
+                "Cancelling cannot be undone: tick “Yes, cancel this order” to confirm.",
+            )
+        return data
 
 
 class ShipmentForm(forms.Form):

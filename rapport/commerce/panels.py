@@ -1,8 +1,11 @@
-"""The "Orders & shipments" panel on the customer 360° page."""
+"""What commerce adds to the customer 360° page: the "Orders & shipments" panel, and its
+timeline entries grouped by order (an order's shipment updates fold under the order)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from django.utils.translation import ngettext
 
 from rapport.commerce import selectors
 
@@ -17,4 +20,16 @@ def customer_panel_context(*, actor: Any, customer: Any) -> dict[str, Any]:
         "revenue": summary.revenue,
         "order_count": summary.order_count,
         "in_transit": summary.in_transit,
+    }
+
+
+def order_group_key(entry: Any) -> str | None:
+    """Order and shipment entries carry their order's id in `data` (see services)."""
+    order_id = (entry.data or {}).get("order_id")
+    return f"commerce.order:{order_id}" if order_id else None
+
+
+def order_updates_label(n: int) -> str:
+    return ngettext("%(n)d more update on this order", "%(n)d more updates on this order", n) % {
+        "n": n
     }

@@ -742,13 +742,20 @@ def order_update(
     return order
 
 
+def order_next_statuses(current: str) -> list[str]:
+    """The statuses an order in `current` may move to, in lifecycle order (paid before
+    shipped before cancelled), so a form offers the likely next step first."""
+    allowed = ORDER_TRANSITIONS.get(current, set())
+    return [value for value in OrderStatus.values if value in allowed]
+
+
 def _check_transition(current: str, target: str) -> None:
     if target not in OrderStatus.values:
         raise ValidationError(
             {"status": f"{target!r} is not a status; use one of: {', '.join(OrderStatus.values)}."}
         )
     if target not in ORDER_TRANSITIONS.get(current, set()):
-        allowed = ", ".join(sorted(ORDER_TRANSITIONS.get(current, set()))) or "none"
+        allowed = ", ".join(order_next_statuses(current)) or "none"
         raise ValidationError(
             {"status": f"A {current} order cannot become {target} (allowed: {allowed})."}
         )

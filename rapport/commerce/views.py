@@ -128,10 +128,15 @@ def _render_order(
     status: int = 200,
 ) -> HttpResponse:
     user = request.user
-    allowed = sorted(services.ORDER_TRANSITIONS.get(order.status, set()))
+    allowed = services.order_next_statuses(order.status)
     if status_form is None:
         status_form = OrderStatusForm()
-    set_choices(status_form, "status", [(v, OrderStatus(v).label) for v in allowed])
+    # Nothing is preselected: one click on "Update status" must not pick a status for the user.
+    set_choices(
+        status_form,
+        "status",
+        [("", "Choose the new status…"), *((v, OrderStatus(v).label) for v in allowed)],
+    )
     shipments = list(order.shipments.all())
     may_track = {s.pk for s in shipments if can(user, "edit", s)}
     lines = list(order.lines.all())
@@ -146,6 +151,7 @@ def _render_order(
             "may_ship": can(user, "create", Shipment),
             "may_track": may_track,
             "status_form": status_form,
+            "may_cancel": OrderStatus.CANCELLED in allowed,
             "shipment_form": shipment_form or ShipmentForm(),
             "tracking_form": ShipmentStatusForm(),
             "item_count": sum(line.quantity for line in lines),

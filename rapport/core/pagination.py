@@ -210,3 +210,21 @@ def _attr(obj: Any, path: str) -> Any:
     for part in path.split("__"):
         obj = getattr(obj, part) if obj is not None else None
     return obj
+
+
+def next_page_url(params: Any, cursor: str | None) -> str | None:
+    """The query string of the page after this one: the same filters, the next cursor."""
+    if not cursor:
+        return None
+    params = params.copy()
+    params["cursor"] = cursor
+    return "?" + params.urlencode()
+
+
+def first_page_url(params: Any) -> str | None:
+    """Back to the first page with the same filters; None when already there."""
+    if "cursor" not in params:
+        return None
+    params = params.copy()
+    del params["cursor"]
+    return "?" + params.urlencode()

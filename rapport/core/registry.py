@@ -1,7 +1,7 @@
 """What each domain app contributes to the shared shell: navigation entries, object types
-that roles grant access to, global-search providers, panels on the customer 360 page,
-how its records follow a merge of two customers, and what it holds about a person for
-GDPR export and erasure.
+that roles grant access to, global-search providers, panels and value metrics on the
+customer 360 page, how its timeline entries group, how its records follow a merge of two
+customers, and what it holds about a person for GDPR export and erasure.
 
 Apps register in AppConfig.ready(), so a later app plugs in without touching the others.
 """
@@ -65,6 +65,42 @@ class Panel:
     context: Callable[..., dict[str, Any] | None]
     order: int = 100
     column: str = "main"  # "main" or "side"
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    value: str  # as shown: "1,240 EUR", "Champions", "12 %"
+    hint: str = ""  # one line under it: how it was computed, or when
+
+
+@dataclass(frozen=True)
+class CustomerMetric:
+    """A value card on the customer 360 page (lifetime value, RFM segment, churn risk…).
+
+    `value`: (actor=, customer=) -> MetricValue, or None when the app has nothing to show
+    for this customer: then no card is drawn. Each must cost a constant number of queries.
+    """
+
+    key: str
+    label: str
+    value: Callable[..., MetricValue | None]
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class TimelineKind:
+    """How entries of one timeline kind group on the customer timeline.
+
+    `group_key(entry)` names the thing an entry belongs to ("order:42"), or None to stand
+    alone. Entries of a page that share a key show as one item at the newest one's place:
+    headed by the `anchor` entry of that key when the page holds it (the order itself),
+    the others folded under it. `label(n)` names the folded ones: "3 shipment updates".
+    """
+
+    kind: str
+    group_key: Callable[[Any], str | None]
+    anchor: bool = False
+    label: Callable[[int], str] | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +184,8 @@ class _Registry:
     search: dict[str, SearchProvider] = field(default_factory=dict)
     panels: dict[str, Panel] = field(default_factory=dict)
     demo_loaders: dict[str, DemoLoader] = field(default_factory=dict)
+    metrics: dict[str, CustomerMetric] = field(default_factory=dict)
+    timeline_kinds: dict[str, TimelineKind] = field(default_factory=dict)
     merge_rules: dict[str, MergeRule] = field(default_factory=dict)
     gdpr: dict[str, GdprContributor] = field(default_factory=dict)
 
@@ -187,6 +225,26 @@ def panels(column: str) -> list[Panel]:
     return sorted(
         (p for p in _registry.panels.values() if p.column == column), key=lambda p: p.order
     )
+
+
+def add_customer_metric(metric: CustomerMetric) -> None:
+    _registry.metrics[metric.key] = metric
+
+
+def remove_customer_metric(key: str) -> None:
+    _registry.metrics.pop(key, None)
+
+
+def customer_metrics() -> list[CustomerMetric]:
+    return sorted(_registry.metrics.values(), key=lambda m: m.order)
+
+
+def add_timeline_kind(kind: TimelineKind) -> None:
+    _registry.timeline_kinds[kind.kind] = kind
+
+
+def timeline_kind(kind: str) -> TimelineKind | None:
+    return _registry.timeline_kinds.get(kind)
 
 
 def add_demo_loader(loader: DemoLoader) -> None:

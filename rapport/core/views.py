@@ -9,9 +9,9 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
+from django.db.models import QuerySet
 from django.http import (
     FileResponse,
     Http404,
@@ -22,10 +22,11 @@ from django.http import (
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from rapport.core import registry, selectors
+from rapport.core import humanize, registry, selectors
 from rapport.core.context_processors import visible_nav_items
 from rapport.core.http import AuthedRequest
-from rapport.core.models import AuditAction, Job, JobStatus
+from rapport.core.models import AuditAction, AuditLogEntry, Job, JobStatus
+from rapport.core.pagination import SortKey, first_page_url, keyset_page, next_page_url
 from rapport.core.permissions import scope_queryset
 
 
@@ -72,8 +73,20 @@ def search_suggest(request: AuthedRequest) -> HttpResponse:
 
 @login_required
 def jobs(request: AuthedRequest) -> HttpResponse:
-    page = Paginator(selectors.jobs_for(actor=request.user), 50).get_page(request.GET.get("page"))
-    return render(request, "core/jobs.html", {"page": page})
+    jobs = selectors.jobs_for(actor=request.user)
+    cursor, error = request.GET.get("cursor"), ""
+    try:
+        page = keyset_page(jobs, sort_key=JOB_SORT, descending=True, cursor=cursor, limit=50)
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
+        page = keyset_page(jobs, sort_key=JOB_SORT, descending=True, cursor=None, limit=50)
+    context = {
+        "page": page,
+        "error": error,
+        "next_url": next_page_url(request.GET, page.next_cursor),
+        "first_url": first_page_url(request.GET),
+    }
+    return render(request, "core/jobs.html", context, status=400 if error else 200)
 
 
 @login_required
@@ -137,6 +150,36 @@ def tasks(request: AuthedRequest) -> HttpResponse:
     return render(request, "core/tasks.html", context)
 
 
+JOB_SORT = SortKey("created_at", "created_at")
+AUDIT_PAGE_SIZE = 50
+AUDIT_SORT = SortKey("occurred_at", "occurred_at")
+
+
+def _audit_page(
+    request: AuthedRequest, entries: QuerySet[AuditLogEntry]
+) -> tuple[dict[str, Any], int]:
+    """A keyset page of audit entries as people read them, and the response status."""
+    error, status = "", 200
+    try:
+        page = keyset_page(
+            entries,
+            sort_key=AUDIT_SORT,
+            descending=True,
+            cursor=request.GET.get("cursor"),
+            limit=AUDIT_PAGE_SIZE,
+        )
+    except ValidationError as exc:
+        error, status = " ".join(exc.messages), 400
+        page = keyset_page(entries, sort_key=AUDIT_SORT, descending=True, cursor=None, limit=50)
+    return {
+        "page": page,
+        "rows": humanize.audit_rows(page.items, actor=request.user),
+        "next_url": next_page_url(request.GET, page.next_cursor),
+        "first_url": first_page_url(request.GET),
+        "error": error,
+    }, status
+
+
 @login_required
 def audit_log(request: AuthedRequest) -> HttpResponse:
     action = request.GET.get("action") or None
@@ -151,11 +194,18 @@ def audit_log(request: AuthedRequest) -> HttpResponse:
         object_id=filters["object_id"],
         action=filters["action"],
     )
-    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    context, status = _audit_page(request, entries)
+    object_types = [(o.name, o.label) for o in registry.object_types()]
     return render(
         request,
         "core/audit_log.html",
-        {"page": page, "filters": filters, "actions": AuditAction.choices},
+        {
+            **context,
+            "filters": filters,
+            "actions": AuditAction.choices,
+            "object_types": object_types,
+        },
+        status=status,
     )
 
 
@@ -171,5 +221,5 @@ def object_history(request: AuthedRequest, object_type: str, object_id: str) -> 
     if obj is None:
         raise Http404
     entries = selectors.object_history(object_type=object_type, object_id=object_id)
-    page = Paginator(entries, 50).get_page(request.GET.get("page"))
-    return render(request, "core/history.html", {"page": page, "obj": obj})
+    context, status = _audit_page(request, entries)
+    return render(request, "core/history.html", {**context, "obj": obj}, status=status)

@@ -22,7 +22,7 @@ from rapport.core import registry
 from rapport.core.errors import Conflict
 from rapport.core.http import AuthedRequest
 from rapport.core.permissions import can
-from rapport.customers import quality, selectors, services
+from rapport.customers import quality, selectors, services, timeline
 from rapport.customers.custom_fields import definitions as custom_definitions
 from rapport.customers.forms import (
     AddressFormSet,
@@ -542,6 +542,7 @@ def _timeline_context(request: AuthedRequest, customer: Customer) -> dict[str, A
         next_url = reverse("customers:timeline", args=[customer.pk]) + "?" + query.urlencode()
     return {
         "entries": page.items,
+        "items": timeline.group(page.items),
         "next_url": next_url,
         "selected_kinds": kinds,
         "selected_channels": channels,
@@ -563,6 +564,16 @@ def _panel_blocks(request: AuthedRequest, customer: Customer, column: str) -> li
         html = render_to_string(panel.template, {"customer": customer, **context}, request)
         blocks.append({"panel": panel, "html": html})
     return blocks
+
+
+def _metric_cards(request: AuthedRequest, customer: Customer) -> list[dict[str, Any]]:
+    """The value cards that installed apps fill; a metric with nothing to show has none."""
+    cards = []
+    for metric in registry.customer_metrics():
+        value = metric.value(actor=request.user, customer=customer)
+        if value is not None:
+            cards.append({"metric": metric, "value": value})
+    return cards
 
 
 @login_required
@@ -591,6 +602,7 @@ def customer_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         "consent_form": ConsentForm(),
         "relationship_form": RelationshipForm(),
         "affiliation_form": AffiliationForm(),
+        "metrics": _metric_cards(request, customer),
         "main_panels": _panel_blocks(request, customer, "main"),
         "side_panels": _panel_blocks(request, customer, "side"),
         **_timeline_context(request, customer),

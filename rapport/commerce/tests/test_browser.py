@@ -108,3 +108,66 @@ def test_order_page_tracking_update_and_goods_in_transit(page, live_server) -> N
     assert "in 2 days" in rows.nth(1).inner_text()
     assert "Munich depot" in rows.nth(1).inner_text()
     page.screenshot(path="/tmp/commerce-in-transit.png", full_page=True)
+
+
+def test_change_status_offers_next_steps_and_confirms_a_cancellation(page, live_server) -> None:
+    user = commerce_user(full_name="Olivia Ops")
+    customer = CustomerFactory(owner=user, display_name="Margarethe Lindqvist")
+    order = services.order_create(
+        actor=user, customer=customer, data=OrderInput(currency="EUR", total="42.00")
+    )
+    order = services.order_update_status(actor=user, order=order, status="paid")
+    _login(page, live_server, user)
+    page.goto(f"{live_server.url}/commerce/orders/{order.pk}/")
+    select = page.locator(".status-form select[name=status]")
+    assert select.input_value() == ""  # no status is preselected
+    labels = select.locator("option").all_inner_texts()
+    assert labels[1:] == ["Fulfilled", "Shipped", "Delivered", "Cancelled", "Returned"]
+
+    # Submitting without a choice changes nothing: the browser asks for one.
+    page.click(".status-form button[type=submit]")
+    assert select.evaluate("e => e.validity.valueMissing")
+    order.refresh_from_db()
+    assert order.status == "paid"
+
+    confirm = page.locator(".status-form input[name=confirm_cancel]")
+    assert not confirm.is_visible()
+    page.select_option(".status-form select[name=status]", "cancelled")
+    confirm.wait_for(state="visible")
+    page.click(".status-form button[type=submit]")
+    page.locator(".confirm-cancel .errorlist").wait_for()
+    order.refresh_from_db()
+    assert order.status == "paid"
+
+    page.select_option(".status-form select[name=status]", "cancelled")
+    page.check(".status-form input[name=confirm_cancel]")
+    page.click(".status-form button[type=submit]")
+    page.locator(".message-success").wait_for()
+    order.refresh_from_db()
+    assert order.status == "cancelled"
+
+
+def test_the_360_timeline_folds_shipment_updates_under_their_order(page, live_server) -> None:
+    user = commerce_user(full_name="Olivia Ops")
+    customer = CustomerFactory(owner=user, display_name="Margarethe Lindqvist")
+    order = services.order_create(
+        actor=user, customer=customer, data=OrderInput(currency="EUR", total="42.00")
+    )
+    shipment = services.shipment_create(
+        actor=user, order=order, data=ShipmentInput(carrier="DHL", status="pending")
+    )
+    for step in ("in_transit", "out_for_delivery", "delivered"):
+        shipment = services.shipment_update_status(
+            actor=user, shipment=shipment, status=step, location="Leipzig"
+        )
+    _login(page, live_server, user)
+    page.goto(f"{live_server.url}{customer.get_absolute_url()}")
+    items = page.locator("#timeline-list > .timeline-item")
+    assert items.count() == 1
+    assert order.number in items.first.locator(".timeline-summary").first.inner_text()
+    folded = items.first.locator(".timeline-subitem")
+    assert not folded.first.is_visible()
+    page.click(".timeline-group summary")
+    folded.first.wait_for(state="visible")
+    assert "delivered" in folded.first.inner_text()
+    assert page.locator(".value-metrics").count() == 0

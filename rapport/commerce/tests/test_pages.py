@@ -4,6 +4,7 @@ constant however many rows they show."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -155,6 +156,45 @@ def test_order_status_form_changes_the_status(client, user) -> None:
     assert "changed by someone else" in stale.content.decode()
     order.refresh_from_db()
     assert order.status == "paid"
+
+
+def test_status_form_offers_only_allowed_transitions_in_lifecycle_order(client, user) -> None:
+    customer = CustomerFactory(owner=user)
+    order = services.order_create(
+        actor=user, customer=customer, data=services.OrderInput(currency="EUR", total="10.00")
+    )
+    services.order_update_status(actor=user, order=order, status="paid")
+    html = client.get(f"/commerce/orders/{order.pk}/").content.decode()
+    form = html[html.index('class="form status-form"') :]
+    select = form[form.index('name="status"') : form.index("</select>")]
+    offered = re.findall(r'<option value="([a-z_]*)"', select)
+    assert offered == ["", *services.order_next_statuses("paid")]
+    assert offered[1:] == ["fulfilled", "shipped", "delivered", "cancelled", "returned"]
+    # Only the blank prompt is preselected, never a status (least of all "cancelled").
+    assert re.findall(r'<option value="([a-z_]*)" selected', select) == [""]
+
+
+def test_cancelling_an_order_needs_a_confirmation(client, user) -> None:
+    customer = CustomerFactory(owner=user)
+    order = services.order_create(
+        actor=user, customer=customer, data=services.OrderInput(currency="EUR", total="10.00")
+    )
+    url = f"/commerce/orders/{order.pk}/status/"
+    unconfirmed = client.post(url, {"status": "cancelled", "version": str(order.version)})
+    assert unconfirmed.status_code == 422
+    assert "Yes, cancel this order" in unconfirmed.content.decode()
+    order.refresh_from_db()
+    assert order.status == "pending"
+    blank = client.post(url, {"status": "", "version": str(order.version)})
+    assert blank.status_code == 422
+    order.refresh_from_db()
+    assert order.status == "pending"
+    confirmed = client.post(
+        url, {"status": "cancelled", "confirm_cancel": "on", "version": str(order.version)}
+    )
+    assert confirmed.status_code == 302
+    order.refresh_from_db()
+    assert order.status == "cancelled"
 
 
 def test_shipment_forms_add_a_shipment_and_a_tracking_update(client, user) -> None:

@@ -1,7 +1,46 @@
 // Rapport's small progressive enhancements: sidebar toggle, Ctrl-K palette, keyboard
-// navigation in search suggestions. Everything works without it.
+// navigation in search suggestions, htmx error handling. Everything works without it.
 (function () {
   "use strict";
+
+  // htmx 2 drops the body of any 4xx/5xx answer. Our forms answer invalid input (400,
+  // 422) and a stale write (409) with the form and its message, so those are swapped in
+  // like a success; any other failure is announced, so a failed save never looks saved.
+  if (window.htmx) {
+    window.htmx.config.responseHandling = [
+      { code: "204", swap: false },
+      { code: "[23]..", swap: true },
+      { code: "(400|409|422)", swap: true, error: false },
+      { code: "[45]..", swap: false, error: true },
+      { code: "...", swap: false },
+    ];
+  }
+  function announceFailure(text) {
+    const content = document.getElementById("content");
+    if (!content) return;
+    let box = document.getElementById("htmx-failure");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "htmx-failure";
+      box.className = "messages";
+      box.setAttribute("role", "alert");
+      content.prepend(box);
+    }
+    box.innerHTML = "";
+    const message = document.createElement("div");
+    message.className = "message message-error";
+    message.textContent = text;
+    box.appendChild(message);
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    const status = event.detail.xhr.status;
+    announceFailure(status === 403 ? "You may not do that: nothing was changed."
+      : status === 404 ? "That record no longer exists: nothing was changed."
+      : "The server could not do that (error " + status + "): nothing was changed. Try again.");
+  });
+  document.addEventListener("htmx:sendError", function () {
+    announceFailure("The server could not be reached: nothing was changed. Check the connection and try again.");
+  });
   document.addEventListener("click", function (event) {
     const toggle = event.target.closest("[data-toggle-sidebar]");
     if (toggle) {

@@ -1,0 +1,30 @@
+"""Template filters that show people words instead of codes: `{{ s|duration }}`,
+`{{ dt|when }}` (the active locale's date format), `{{ "dispatch_outbox"|codename }}`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import template
+from django.utils.text import capfirst
+
+from rapport.core import humanize
+
+register = template.Library()
+
+
+@register.filter
+def duration(seconds: int | float | None) -> str:
+    return humanize.duration(seconds)
+
+
+@register.filter
+def when(value: dt.datetime | dt.date | None) -> str:
+    return humanize.when(value)
+
+
+@register.filter
+def codename(value: Any) -> str:
+    """ "customers.tasks.rescore_quality" → "Rescore quality": the last dotted part, in words."""
+    return capfirst(str(value).rsplit(".", 1)[-1].replace("_", " ").replace("-", " "))
