@@ -99,6 +99,8 @@ class ImportRun(models.Model):
     rows_committed = models.PositiveBigIntegerField(default=0)
     created = models.PositiveBigIntegerField(default=0)
     updated = models.PositiveBigIntegerField(default=0)
+    # Matched rows whose record already held every value: nothing written.
+    unchanged = models.PositiveBigIntegerField(default=0)
     failed = models.PositiveBigIntegerField(default=0)
     total_rows = models.PositiveBigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)

@@ -236,7 +236,14 @@ def execute_run(run_id: str, job: Job, progress: Progress) -> dict[str, Any]:
     ImportRun.objects.filter(pk=run.pk).update(
         status=ImportStatus.DONE, finished_at=timezone.now(), total_rows=run.rows_committed
     )
-    return {"created": run.created, "updated": run.updated, "failed": run.failed}
+    return {
+        "rows": run.rows_committed,
+        "created": run.created,
+        "updated": run.updated,
+        "unchanged": run.unchanged,
+        "failed": run.failed,
+        **({"file_label": "error report"} if error_file else {}),
+    }
 
 
 def write_error_file(run: ImportRun) -> str:

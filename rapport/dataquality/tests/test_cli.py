@@ -42,14 +42,15 @@ def test_json_summary_shape(capsys: Any, write_csv: Callable[..., Path]) -> None
     code, out, _ = run_cli(capsys, "import", "contacts", str(path), "--json")
     assert code == 0
     summary = json.loads(out)
-    assert set(summary) == {"created", "updated", "failed", "errors"}
+    assert set(summary) == {"created", "updated", "unchanged", "failed", "errors"}
     assert (summary["created"], summary["updated"], summary["failed"]) == (2, 0, 1)
     assert summary["errors"] == [
         {"row": 3, "field": "email", "message": summary["errors"][0]["message"]}
     ]
     assert "e-mail" in summary["errors"][0]["message"]
     _, out, _ = run_cli(capsys, "import", "contacts", str(path), "--json")
-    assert json.loads(out)["updated"] == 2
+    again = json.loads(out)
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 2)
     assert Customer.objects.count() == 2
 
 
