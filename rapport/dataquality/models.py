@@ -9,15 +9,16 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from rapport.dataquality.choices import ImportObjectType, UpsertBy
 
-class ImportObjectType(models.TextChoices):
-    CONTACTS = "contacts", "Contacts"
-    ORDERS = "orders", "Orders"
-
-
-class UpsertBy(models.TextChoices):
-    EXTERNAL_ID = "external_id", "External ID"
-    EMAIL = "email", "E-mail address"
+__all__ = [
+    "ImportMapping",
+    "ImportObjectType",
+    "ImportRowError",
+    "ImportRun",
+    "ImportStatus",
+    "UpsertBy",
+]
 
 
 class ImportMapping(models.Model):

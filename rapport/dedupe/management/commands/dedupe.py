@@ -7,10 +7,13 @@ import sys
 from argparse import ArgumentParser, ArgumentTypeError
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
+from django.core.management.base import BaseCommand
 
-from rapport.dedupe import engine, services
+from rapport.core.cli import BadInput
+
+# The engine (Splink, DuckDB, pandas) is imported in handle(): this module is loaded
+# before Django sets up, to check the arguments at once (see rapport.config.cli).
+DEFAULT_THRESHOLD = 0.9
 
 
 def _probability(text: str) -> float:
@@ -29,17 +32,11 @@ class Command(BaseCommand):
         "for review and print the pairs at or above the threshold and their clusters."
     )
 
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> Any:
-        # A bad option becomes a CommandError: one line on stderr, exit 1, no usage dump.
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-        parser.called_from_command_line = False
-        return parser
-
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
             "--threshold",
             type=_probability,
-            default=engine.DEFAULT_THRESHOLD,
+            default=DEFAULT_THRESHOLD,
             help="Match probability at or above which a pair is a duplicate (0-1, default 0.9).",
         )
         parser.add_argument(
@@ -52,6 +49,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from tqdm import tqdm
+
+        from rapport.dedupe import engine, services
+
         threshold: float = options["threshold"]
         bar = tqdm(
             total=100, desc="dedupe", unit="%", file=sys.stderr, disable=not sys.stderr.isatty()
@@ -69,7 +70,7 @@ class Command(BaseCommand):
                 run, detection = services.run_full(threshold=threshold, progress=progress)
                 pairs, groups = detection.pairs, detection.clusters
         except ValueError as exc:
-            raise CommandError(str(exc)) from exc
+            raise BadInput(str(exc)) from exc
         finally:
             bar.close()
 
