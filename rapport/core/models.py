@@ -173,6 +173,10 @@ class JobStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+# The counts a job's result may hold, in the order its page shows them.
+RESULT_COUNTS = ("rows", "created", "updated", "unchanged", "failed")
+
+
 class Job(models.Model):
     """A user-visible background job (import, export, dedupe…) with progress and result."""
 
@@ -215,6 +219,33 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in {JobStatus.SUCCEEDED, JobStatus.FAILED}
+
+    @property
+    def failed_items(self) -> int:
+        """Items the job finished without (an import's failed rows): a job that ran to
+        the end with some of them is not a plain success."""
+        try:
+            return int((self.result or {}).get("failed") or 0)
+        except (TypeError, ValueError):
+            return 0
+
+    @property
+    def outcome(self) -> str:
+        """The state a page shows: queued, running, succeeded, warning or failed."""
+        if self.status == JobStatus.SUCCEEDED and self.failed_items:
+            return "warning"
+        return str(self.status)
+
+    @property
+    def counts(self) -> list[tuple[str, int]]:
+        """The result's counts in a fixed order, for the job's page."""
+        result = self.result or {}
+        return [(key, result[key]) for key in RESULT_COUNTS if isinstance(result.get(key), int)]
+
+    @property
+    def result_file_label(self) -> str:
+        # A job names its file (an import's is the error report, not "the result").
+        return str((self.result or {}).get("file_label") or "result")
 
 
 class ScheduledJob(models.Model):

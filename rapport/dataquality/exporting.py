@@ -34,6 +34,7 @@ from rapport.customers.models import (
     CustomerTag,
     CustomFieldDefinition,
 )
+from rapport.dataquality.choices import EXPORT_FORMATS
 from rapport.dataquality.mapping import CUSTOMER_TYPE
 
 BATCH = 2000
@@ -41,7 +42,7 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # Exports take the customer list's own filters (and `cf_<key>` for custom fields), so an
 # export from a list page holds exactly the rows the list shows.
 FILTERS = tuple(customer_selectors.FILTERS)
-FORMATS = ("csv", "xlsx")
+FORMATS = EXPORT_FORMATS
 
 CONTACT_COLUMNS = [
     "id",

@@ -100,6 +100,8 @@ class RowError:
 class ImportResult:
     created: int = 0
     updated: int = 0
+    # Matched rows that would change nothing (known only when writing, not in a dry run).
+    unchanged: int = 0
     failed: int = 0
     rows: int = 0
     errors: list[RowError] = field(default_factory=list)
@@ -109,6 +111,7 @@ class ImportResult:
         return {
             "created": self.created,
             "updated": self.updated,
+            "unchanged": self.unchanged,
             "failed": self.failed,
             "errors": [e.as_dict() for e in self.errors],
         }
@@ -541,6 +544,7 @@ class _Plan:
     updates: list[tuple[ContactRow, Customer]] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     failed_rows: dict[int, list[str]] = field(default_factory=dict)
+    unchanged: int = 0  # of `updates`, those already up to date (set by _write)
 
 
 class ContactImporter:
@@ -578,6 +582,7 @@ class ContactImporter:
         if run is not None:
             self.result.created = run.created
             self.result.updated = run.updated
+            self.result.unchanged = run.unchanged
             self.result.failed = run.failed
             self.result.rows = run.rows_committed
 
@@ -696,6 +701,7 @@ class ContactImporter:
                     continue
                 merged.creates += plan.creates
                 merged.updates += plan.updates
+                merged.unchanged += plan.unchanged
                 merged.errors += plan.errors
                 merged.failed_rows.update(plan.failed_rows)
             self._tally(merged, consumed, errors, failed_raw)
@@ -711,7 +717,8 @@ class ContactImporter:
         (inside the batch's transaction)."""
         all_errors = sorted(errors + plan.errors, key=lambda e: e.row)
         raw = {**failed_raw, **plan.failed_rows}
-        created, updated, failed = len(plan.creates), len(plan.updates), len(raw)
+        created, failed = len(plan.creates), len(raw)
+        updated, unchanged = len(plan.updates) - plan.unchanged, plan.unchanged
         if self.run is not None and not self.dry_run:
             ImportRowError.objects.bulk_create(
                 [
@@ -730,10 +737,12 @@ class ContactImporter:
                 rows_committed=F("rows_committed") + consumed,
                 created=F("created") + created,
                 updated=F("updated") + updated,
+                unchanged=F("unchanged") + unchanged,
                 failed=F("failed") + failed,
             )
         self.result.created += created
         self.result.updated += updated
+        self.result.unchanged += unchanged
         self.result.failed += failed
         self.result.rows += consumed
         room = MAX_ERRORS_IN_MEMORY - len(self.result.errors)
@@ -961,6 +970,7 @@ class ContactImporter:
                 audit_rows,
                 loaded,
             )
+            plan.unchanged = len(plan.updates) - len(changed)
 
         # Plain inserts: every link is new (tags and organizations a contact already has
         # were filtered out above, and a batch never holds the same contact twice); a

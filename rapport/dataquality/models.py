@@ -9,15 +9,16 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from rapport.dataquality.choices import ImportObjectType, UpsertBy
 
-class ImportObjectType(models.TextChoices):
-    CONTACTS = "contacts", "Contacts"
-    ORDERS = "orders", "Orders"
-
-
-class UpsertBy(models.TextChoices):
-    EXTERNAL_ID = "external_id", "External ID"
-    EMAIL = "email", "E-mail address"
+__all__ = [
+    "ImportMapping",
+    "ImportObjectType",
+    "ImportRowError",
+    "ImportRun",
+    "ImportStatus",
+    "UpsertBy",
+]
 
 
 class ImportMapping(models.Model):
@@ -99,6 +100,8 @@ class ImportRun(models.Model):
     rows_committed = models.PositiveBigIntegerField(default=0)
     created = models.PositiveBigIntegerField(default=0)
     updated = models.PositiveBigIntegerField(default=0)
+    # Matched rows whose record already held every value: nothing written.
+    unchanged = models.PositiveBigIntegerField(default=0)
     failed = models.PositiveBigIntegerField(default=0)
     total_rows = models.PositiveBigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)

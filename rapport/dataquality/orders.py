@@ -150,6 +150,7 @@ class OrderImporter:
         self.result = ImportResult()
         if run is not None:
             self.result.created, self.result.updated = run.created, run.updated
+            self.result.unchanged = run.unchanged
             self.result.failed, self.result.rows = run.failed, run.rows_committed
         self.upsert = None if dry_run else _bulk_upsert()
 
@@ -286,7 +287,7 @@ class OrderImporter:
                 continue
             order.customer_id = customer_id
             ready.append(order)
-        created = updated = 0
+        created = updated = unchanged = 0
         if self.dry_run:
             created = len(ready)
         else:
@@ -298,8 +299,8 @@ class OrderImporter:
                         rows=[to_order_row(o) for o in ready],
                     )
                     created = int(outcome.created)
-                    # Orders already up to date count as updated, as contacts do.
-                    updated = int(outcome.updated) + int(getattr(outcome, "unchanged", 0))
+                    updated = int(outcome.updated)
+                    unchanged = int(getattr(outcome, "unchanged", 0))
                     by_first_row = {o.rows[0]: o for o in ready}
                     for err in outcome.errors:
                         failed_order = by_first_row.get(err.get("row"))
@@ -329,10 +330,12 @@ class OrderImporter:
                         rows_committed=F("rows_committed") + consumed,
                         created=F("created") + created,
                         updated=F("updated") + updated,
+                        unchanged=F("unchanged") + unchanged,
                         failed=F("failed") + len(raw),
                     )
         self.result.created += created
         self.result.updated += updated
+        self.result.unchanged += unchanged
         self.result.failed += len(raw)
         self.result.rows += consumed
         self.result.errors.extend(sorted(errors, key=lambda e: e.row))

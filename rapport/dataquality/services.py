@@ -85,6 +85,61 @@ def run_import(
         return importer.execute(source.rows), resolved
 
 
+def import_foreground(
+    *,
+    actor: Any,
+    object_type: str,
+    path: Path,
+    headers: list[str],
+    mapping: dict[str, str],
+    upsert_by: str = UpsertBy.EXTERNAL_ID,
+    owner_id: int | None = None,
+    dry_run: bool = False,
+    on_progress: Callable[[int], None] | None = None,
+    batch_size: int | None = None,
+) -> tuple[ImportResult, ResolvedMapping]:
+    """Import a file in this process (`rapport import`). A real run is recorded as an
+    ImportRun (its checkpoint and failed rows, as a UI import's are); a run that cannot
+    start (a bad file or mapping) leaves no record. Raises as `run_import` does."""
+    run = None
+    if not dry_run:
+        run = ImportRun.objects.create(
+            owner=actor if getattr(actor, "is_authenticated", False) else None,
+            object_type=object_type,
+            original_name=path.name[:255],
+            headers=headers,
+            mapping=mapping,
+            upsert_by=upsert_by,
+            assign_owner_id=owner_id,
+            status=ImportStatus.RUNNING,
+        )
+    try:
+        result, resolved = run_import(
+            actor=actor,
+            object_type=object_type,
+            path=path,
+            mapping=mapping,
+            upsert_by=upsert_by,
+            owner_id=owner_id,
+            dry_run=dry_run,
+            run=run,
+            on_progress=on_progress,
+            batch_size=batch_size,
+        )
+    except Exception:
+        if run is not None:
+            # Nothing committed: no trace. Batches committed: the run says it stopped.
+            deleted, _ = ImportRun.objects.filter(pk=run.pk, rows_committed=0).delete()
+            if not deleted:
+                ImportRun.objects.filter(pk=run.pk).update(status=ImportStatus.FAILED)
+        raise
+    if run is not None:
+        ImportRun.objects.filter(pk=run.pk).update(
+            status=ImportStatus.DONE, finished_at=timezone.now(), total_rows=result.rows
+        )
+    return result, resolved
+
+
 # --- the UI's flow: upload → mapping → dry run → import ------------------------------
 
 
@@ -236,7 +291,14 @@ def execute_run(run_id: str, job: Job, progress: Progress) -> dict[str, Any]:
     ImportRun.objects.filter(pk=run.pk).update(
         status=ImportStatus.DONE, finished_at=timezone.now(), total_rows=run.rows_committed
     )
-    return {"created": run.created, "updated": run.updated, "failed": run.failed}
+    return {
+        "rows": run.rows_committed,
+        "created": run.created,
+        "updated": run.updated,
+        "unchanged": run.unchanged,
+        "failed": run.failed,
+        **({"file_label": "error report"} if error_file else {}),
+    }
 
 
 def write_error_file(run: ImportRun) -> str:

@@ -110,7 +110,7 @@ def test_import_with_a_validation_worker_commits_every_good_row_once(
     second, _ = run_import(
         actor=None, object_type="contacts", path=path, mapping=None, batch_size=25
     )
-    assert (second.created, second.updated, second.failed) == (0, 108, 12)
+    assert (second.created, second.updated, second.unchanged, second.failed) == (0, 0, 108, 12)
     assert Customer.objects.filter(kind="person").count() == 108
 
 

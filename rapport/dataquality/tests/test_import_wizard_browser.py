@@ -82,7 +82,7 @@ def test_import_wizard_end_to_end(
     assert (run.created, run.failed) == (10, 2)
 
     with page.expect_download() as download_info:
-        page.get_by_role("link", name="Download result").click()
+        page.get_by_role("link", name="Download error report").click()
     report = Path(download_info.value.path()).read_text(encoding="utf-8-sig")
     assert "reason" in report.splitlines()[0]
     assert len(report.strip().splitlines()) == 3

@@ -1,29 +1,34 @@
-"""Shared parts of `rapport import` and `rapport export`: one-line errors, progress."""
+"""Shared parts of `rapport import` and `rapport export`: argument types, progress.
+
+Argument types check what they can before Django sets up (see rapport.config.cli), so a
+wrong value is reported at once as a usage error."""
 
 from __future__ import annotations
 
 import sys
-from typing import Any, NoReturn
-
-from django.core.management.base import BaseCommand, CommandParser
-
-
-class OneLineParser(CommandParser):
-    """argparse prints the usage and then the error; we print one line and exit 2."""
-
-    def error(self, message: str) -> NoReturn:
-        if getattr(self, "called_from_command_line", False):
-            sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
-            sys.exit(2)
-        super().error(message)
-        raise AssertionError("unreachable")  # CommandParser.error raises CommandError
+from argparse import ArgumentTypeError
+from pathlib import Path
+from typing import Any
 
 
-class OneLineCommand(BaseCommand):
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-        parser.__class__ = OneLineParser
-        return parser
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ArgumentTypeError(f"invalid number {text!r}: use a whole number") from None
+    if value < 1:
+        raise ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def output_file(text: str) -> Path:
+    """A file to write: its folder must exist (we do not create folders by surprise)."""
+    path = Path(text)
+    if path.is_dir():
+        raise ArgumentTypeError(f"{path} is a folder; name the file to write")
+    if not path.parent.is_dir():
+        raise ArgumentTypeError(f"{path.parent}: no such folder")
+    return path
 
 
 def progress_bar(total: int | None, unit: str, enabled: bool) -> Any:

@@ -7,45 +7,58 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import CommandError, CommandParser
+from django.apps import apps
+from django.core.management.base import BaseCommand, CommandParser
 
-from rapport.dataquality.exporting import FILTERS, FORMATS, ExportError, export_contacts
-from rapport.dataquality.management.commands._cli import OneLineCommand, progress_bar
+from rapport.core.cli import BadInput
+from rapport.dataquality.choices import EXPORT_FORMATS as FORMATS
+from rapport.dataquality.management.commands._cli import output_file, progress_bar
+
+# The export machinery is imported in handle(): this module is loaded before Django sets
+# up, to check the arguments at once (see rapport.config.cli).
 
 
-class Command(OneLineCommand):
+class Command(BaseCommand):
     help = "Export contacts to CSV or XLSX (streamed; formulas neutralised; audited)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("object_type", choices=["contacts", "orders"])
         parser.add_argument("--format", choices=FORMATS, default=None)
-        parser.add_argument("-o", "--output", required=True, help="The file to write.")
+        parser.add_argument(
+            "-o", "--output", required=True, type=output_file, help="The file to write."
+        )
         parser.add_argument(
             "--filter",
             action="append",
             default=[],
             metavar="KEY=VALUE",
-            help=f"Narrow the rows (repeatable): {', '.join(FILTERS)}.",
+            help="Narrow the rows (repeatable)" + self._filter_names() + ".",
         )
         parser.add_argument("--json", action="store_true", help='Print {"rows": n, "file": …}.')
 
+    @staticmethod
+    def _filter_names() -> str:
+        if not apps.ready:  # checking the arguments only: the help is not printed
+            return ""
+        from rapport.dataquality.exporting import FILTERS
+
+        return ": " + ", ".join(FILTERS)
+
     def handle(self, *args: Any, **options: Any) -> None:
-        output = Path(options["output"])
+        from rapport.dataquality.exporting import ExportError, export_contacts
+
+        output: Path = options["output"]
         file_format = options["format"] or (output.suffix.lstrip(".").lower() or "csv")
         if file_format not in FORMATS:
-            raise CommandError(f"--format: choose csv or xlsx (got {file_format!r}).")
-        if not output.parent.exists():
-            raise CommandError(f"{output.parent}: no such folder.")
+            raise BadInput(f"--format: choose csv or xlsx (got {file_format!r}).")
         filters: dict[str, str] = {}
         for item in options["filter"]:
             key, sep, value = item.partition("=")
             if not sep:
-                raise CommandError(f"--filter {item!r}: write KEY=VALUE.")
+                raise BadInput(f"--filter {item!r}: write KEY=VALUE.")
             filters[key.strip()] = value.strip()
         if options["object_type"] == "orders":
-            raise CommandError(
-                "Exporting orders needs the commerce app, which is not installed yet."
-            )
+            raise BadInput("Exporting orders needs the commerce app, which is not installed yet.")
         bar = progress_bar(None, "rows", not options["json"])
         try:
             count = export_contacts(
@@ -56,9 +69,9 @@ class Command(OneLineCommand):
                 on_row=bar.update if bar is not None else None,
             )
         except ExportError as exc:
-            raise CommandError(str(exc)) from None
+            raise BadInput(str(exc)) from None
         except OSError as exc:
-            raise CommandError(f"{output}: cannot be written ({exc.strerror}).") from None
+            raise BadInput(f"{output}: cannot be written ({exc.strerror}).") from None
         finally:
             if bar is not None:
                 bar.close()

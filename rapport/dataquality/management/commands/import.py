@@ -5,21 +5,22 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth import get_user_model
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from rapport.dataquality import sources
-from rapport.dataquality.importing import ImportResult
-from rapport.dataquality.management.commands._cli import OneLineCommand, progress_bar
-from rapport.dataquality.mapping import MappingError, suggest
-from rapport.dataquality.models import ImportObjectType, ImportRun, ImportStatus, UpsertBy
-from rapport.dataquality.orders import OrdersUnavailable
-from rapport.dataquality.services import run_import
+from rapport.core.cli import EXIT_ROWS_FAILED, BadInput
+from rapport.dataquality.choices import ImportObjectType, UpsertBy
+from rapport.dataquality.management.commands._cli import positive_int, progress_bar
+
+if TYPE_CHECKING:
+    from rapport.dataquality.importing import ImportResult
+
+# The import machinery is imported in handle(): this module is loaded before Django sets
+# up, to check the arguments at once (see rapport.config.cli).
 
 
-class Command(OneLineCommand):
+class Command(BaseCommand):
     help = (
         "Import contacts or orders from a CSV or XLSX file. Rows are numbered as in a "
         "spreadsheet (the header is row 1)."
@@ -50,29 +51,33 @@ class Command(OneLineCommand):
         parser.add_argument(
             "--json", action="store_true", help="Print one JSON summary on stdout, no progress bar."
         )
-        parser.add_argument("--batch-size", type=int, default=None, help="Rows per transaction.")
+        parser.add_argument(
+            "--batch-size", type=positive_int, default=None, help="Rows per transaction."
+        )
 
     def _mapping(
         self, options: dict[str, Any], headers: list[str], object_type: str
     ) -> dict[str, str]:
+        from rapport.dataquality.mapping import suggest
+
         mapping: dict[str, str] = {}
         if options["mapping"]:
             path = Path(options["mapping"])
             try:
                 loaded = json.loads(path.read_text(encoding="utf-8"))
             except FileNotFoundError:
-                raise CommandError(f"{path}: no such mapping file.") from None
+                raise BadInput(f"{path}: no such mapping file.") from None
             except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise CommandError(f"{path}: not a JSON mapping file ({exc}).") from None
+                raise BadInput(f"{path}: not a JSON mapping file ({exc}).") from None
             if not isinstance(loaded, dict) or not all(
                 isinstance(k, str) and isinstance(v, str | None) for k, v in loaded.items()
             ):
-                raise CommandError(f"{path}: the mapping must be an object of column → field.")
+                raise BadInput(f"{path}: the mapping must be an object of column → field.")
             mapping.update({k: v or "" for k, v in loaded.items()})
         for item in options["map"]:
             column, sep, field = item.partition("=")
             if not sep or not column.strip():
-                raise CommandError(f"--map {item!r}: write COLUMN=FIELD.")
+                raise BadInput(f"--map {item!r}: write COLUMN=FIELD.")
             mapping[column.strip()] = field.strip()
         if not options["mapping"]:
             # --map adjusts the suggested mapping; a mapping file is taken as complete.
@@ -84,6 +89,12 @@ class Command(OneLineCommand):
         return mapping
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from django.contrib.auth import get_user_model
+
+        from rapport.dataquality import services, sources
+        from rapport.dataquality.mapping import MappingError
+        from rapport.dataquality.orders import OrdersUnavailable
+
         object_type = options["object_type"]
         path = Path(options["file"])
         as_json = options["json"]
@@ -91,68 +102,51 @@ class Command(OneLineCommand):
         if options["owner"]:
             owner = get_user_model().objects.filter(email__iexact=options["owner"]).first()
             if owner is None:
-                raise CommandError(f"--owner {options['owner']}: no user has this e-mail.")
+                raise BadInput(f"--owner {options['owner']}: no user has this e-mail.")
             owner_id = owner.pk
-        if options["batch_size"] is not None and options["batch_size"] < 1:
-            raise CommandError("--batch-size must be at least 1.")
         try:
             headers = sources.read_headers(path)
             mapping = self._mapping(options, headers, object_type)
             total = sources.count_rows(path) if not as_json and sys.stderr.isatty() else None
         except sources.SourceError as exc:
-            raise CommandError(str(exc)) from None
+            raise BadInput(str(exc)) from None
         bar = progress_bar(total, "rows", not as_json)
-        run = None
-        if not options["dry_run"]:
-            # The run records the checkpoint and the failed rows, as a UI import does.
-            run = ImportRun.objects.create(
-                object_type=object_type,
-                original_name=path.name[:255],
-                headers=headers,
-                mapping=mapping,
-                upsert_by=options["upsert_by"],
-                assign_owner_id=owner_id,
-                status=ImportStatus.RUNNING,
-            )
         try:
-            result, resolved = run_import(
+            result, resolved = services.import_foreground(
                 actor=None,
                 object_type=object_type,
                 path=path,
+                headers=headers,
                 mapping=mapping,
                 upsert_by=options["upsert_by"],
                 owner_id=owner_id,
                 dry_run=options["dry_run"],
-                run=run,
                 on_progress=bar.update if bar is not None else None,
                 batch_size=options["batch_size"],
             )
         except (sources.SourceError, MappingError, OrdersUnavailable) as exc:
-            if run is not None:
-                run.delete()
-            raise CommandError(str(exc)) from None
+            raise BadInput(str(exc)) from None
         finally:
             if bar is not None:
                 bar.close()
-        if run is not None:
-            from django.utils import timezone
-
-            ImportRun.objects.filter(pk=run.pk).update(
-                status=ImportStatus.DONE, finished_at=timezone.now(), total_rows=result.rows
-            )
         if as_json:
             self.stdout.write(json.dumps(result.as_json(), ensure_ascii=False))
         else:
             if resolved.ignored:
                 self.stderr.write(f"Ignored columns (not mapped): {', '.join(resolved.ignored)}")
             self._report(result, options["dry_run"])
+        # Finished, but not every row went in: scripts see it in the exit code.
+        self.exit_code = EXIT_ROWS_FAILED if result.failed else 0
 
     def _report(self, result: ImportResult, dry_run: bool) -> None:
-        verb = "would be" if dry_run else "were"
-        self.stdout.write(
-            f"{result.rows} rows: {result.created} {verb} created, {result.updated} {verb} "
-            f"updated, {result.failed} failed."
-        )
+        if dry_run:  # a dry run cannot tell an update from a row that changes nothing
+            counts = f"{result.created} would be created, {result.updated} would be updated"
+        else:
+            counts = (
+                f"{result.created} were created, {result.updated} were updated, "
+                f"{result.unchanged} unchanged"
+            )
+        self.stdout.write(f"{result.rows} rows: {counts}, {result.failed} failed.")
         for error in result.errors[:50]:
             field = f" {error.field}" if error.field else ""
             self.stdout.write(f"  row {error.row}{field}: {error.message}")

@@ -6,14 +6,14 @@ import json
 import sys
 from typing import Any
 
-from django.core.management.base import CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
 from rapport.customers import quality
 from rapport.customers.models import Customer
-from rapport.dataquality.management.commands._cli import OneLineCommand, progress_bar
+from rapport.dataquality.management.commands._cli import progress_bar
 
 
-class Command(OneLineCommand):
+class Command(BaseCommand):
     help = (
         "Recompute the data-quality score of every customer (after an upgrade, or after "
         "writing records around the services). Batched; writes only the scores that change."

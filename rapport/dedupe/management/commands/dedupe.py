@@ -10,10 +10,12 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
-from rapport.dedupe import engine, services
-from rapport.dedupe.models import RunStatus
+from rapport.core.cli import BadInput
+
+# The engine (Splink, DuckDB, pandas) is imported in handle(): this module is loaded
+# before Django sets up, to check the arguments at once (see rapport.config.cli).
+DEFAULT_THRESHOLD = 0.9
 
 
 def _probability(text: str) -> float:
@@ -32,17 +34,11 @@ class Command(BaseCommand):
         "for review and print the pairs at or above the threshold and their clusters."
     )
 
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> Any:
-        # A bad option becomes a CommandError: one line on stderr, exit 1, no usage dump.
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-        parser.called_from_command_line = False
-        return parser
-
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
             "--threshold",
             type=_probability,
-            default=engine.DEFAULT_THRESHOLD,
+            default=DEFAULT_THRESHOLD,
             help="Match probability at or above which a pair is a duplicate (0-1, default 0.9).",
         )
         parser.add_argument(
@@ -55,6 +51,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from rapport.dedupe import engine, services
+        from rapport.dedupe.models import RunStatus
+
         threshold: float = options["threshold"]
         progress, close = _progress_reporter()
         try:
@@ -65,7 +64,7 @@ class Command(BaseCommand):
                 run, detection = services.run_full(threshold=threshold, progress=progress)
                 pairs, groups = detection.pairs, detection.clusters
         except ValueError as exc:
-            raise CommandError(str(exc)) from exc
+            raise BadInput(str(exc)) from exc
         finally:
             close()
         if run.status == RunStatus.UNTRAINED:
@@ -122,6 +121,8 @@ def _progress_reporter() -> tuple[Callable[[str, int], None], Callable[[], None]
     per step when stderr is piped or logged, so a long run never looks stuck."""
     started = time.monotonic()
     if sys.stderr.isatty():
+        from tqdm import tqdm
+
         bar = tqdm(total=100, desc="dedupe", unit="%", file=sys.stderr)
 
         def on_bar(step: str, pct: int) -> None:
