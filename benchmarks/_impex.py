@@ -206,6 +206,40 @@ def import_contacts_file(csv_path: Path, run: Any, batch_size: int) -> Any:
     return result
 
 
+def spreadsheet_from_csv(csv_path: Path, file_format: str) -> Path:
+    """The CSV's rows written as an XLSX (openpyxl, streaming) or ODS (odfpy) file."""
+    import csv
+
+    target = csv_path.with_suffix(f".{file_format}")
+    with csv_path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    if file_format == "xlsx":
+        from openpyxl import Workbook
+
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet("Contacts")
+        for row in rows:
+            sheet.append(row)
+        book.save(target)
+        return target
+    from odf.opendocument import OpenDocumentSpreadsheet
+    from odf.table import Table, TableCell, TableRow
+    from odf.text import P
+
+    document = OpenDocumentSpreadsheet()
+    table = Table(name="Contacts")
+    for row in rows:
+        table_row = TableRow()
+        for value in row:
+            cell = TableCell(valuetype="string")
+            cell.addElement(P(text=value))
+            table_row.addElement(cell)
+        table.addElement(table_row)
+    document.spreadsheet.addElement(table)
+    document.save(str(target))
+    return target
+
+
 def peak_rss_mb() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return usage / 1024 if sys.platform != "darwin" else usage / 1024 / 1024

@@ -255,6 +255,15 @@ IMPORT_PARALLEL_AFTER_ROWS = env.int("IMPORT_PARALLEL_AFTER_ROWS", default=4_000
 IMPORT_VALIDATION_PROCESSES = env.int(
     "IMPORT_VALIDATION_PROCESSES", default=1 if (os.cpu_count() or 1) >= 2 else 0
 )
+# Limits on an import file, checked before it is parsed (a hostile or broken file is
+# refused at once with a clear message instead of tying up a worker): see
+# docs/configuration.md. Cell: 32,767 characters is what a spreadsheet cell can hold.
+IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=500 * 1024 * 1024)
+IMPORT_MAX_COLUMNS = env.int("IMPORT_MAX_COLUMNS", default=500)
+IMPORT_MAX_CELL_CHARS = env.int("IMPORT_MAX_CELL_CHARS", default=32_767)
+IMPORT_MAX_LINE_CHARS = env.int("IMPORT_MAX_LINE_CHARS", default=1024 * 1024)
+IMPORT_MAX_UNCOMPRESSED_BYTES = env.int("IMPORT_MAX_UNCOMPRESSED_BYTES", default=1024 * 1024 * 1024)
+IMPORT_MAX_COMPRESSION_RATIO = env.int("IMPORT_MAX_COMPRESSION_RATIO", default=100)
 # A worker silent for this long is taken for dead and its running tasks are re-queued.
 WORKER_DEAD_AFTER_SECONDS = env.int("WORKER_DEAD_AFTER_SECONDS", default=30)
 

@@ -17,8 +17,11 @@ class UploadForm(forms.Form):
     file = forms.FileField(
         label="CSV or XLSX file",
         help_text="The first row holds the column names. CSV may use , ; tab or | and be "
-        "UTF-8 or Latin-1.",
-        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.tsv,.txt,.xlsx"}),
+        "UTF-8, UTF-16 or Latin-1; a spreadsheet (XLSX, XLS, ODS) is read from its first "
+        "sheet.",
+        widget=forms.ClearableFileInput(
+            attrs={"accept": ".csv,.tsv,.txt,.xlsx,.xlsm,.xlsb,.xls,.ods"}
+        ),
     )
 
 

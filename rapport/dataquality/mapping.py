@@ -174,6 +174,18 @@ def suggest(headers: list[str], object_type: str, *, fuzzy: bool = True) -> dict
     return {h: result.get(h, "") for h in headers}
 
 
+def _map_hint(headers: list[str], choices: dict[str, str]) -> str:
+    """The file's columns, the fields expected, and how to map one to the other: what a
+    user needs to fix a file whose headers are not the expected ones."""
+    found = ", ".join(repr(h) for h in headers if h) or "none"
+    example = next((h for h in headers if h), "Column")
+    return (
+        f" The file's columns: {found}. The fields: {', '.join(choices)}. Map a column "
+        f"to a field with --map COLUMN=FIELD (e.g. --map '{example}=email'), or in the "
+        "import wizard's mapping step."
+    )
+
+
 @dataclass
 class ResolvedMapping:
     """Column positions per field, checked against the file and the known fields."""
@@ -188,12 +200,14 @@ def resolve(mapping: dict[str, str], headers: list[str], object_type: str) -> Re
     positions: dict[str, int] = {}
     for column, field in mapping.items():
         key = column.strip().lower()
+        field = (field or "").strip()
+        if not field and not key:
+            continue  # an unnamed column, not imported (a sheet that starts in column B)
         if key not in index:
             raise MappingError(
-                f"The mapping names the column {column!r}, which is not in the file "
-                f"(its columns: {', '.join(h for h in headers if h)})."
+                f"The mapping names the column {column!r}, which is not in the file."
+                + _map_hint(headers, choices)
             )
-        field = (field or "").strip()
         if not field:
             continue
         if field.startswith(("cf:", "CF:")):
@@ -209,9 +223,14 @@ def resolve(mapping: dict[str, str], headers: list[str], object_type: str) -> Re
     if object_type == "orders":
         missing = [f for f in ORDER_REQUIRED if f not in positions]
         if missing:
-            raise MappingError(f"An orders file needs the columns: {', '.join(missing)}.")
+            raise MappingError(
+                f"An orders file needs the columns: {', '.join(missing)}."
+                + _map_hint(headers, choices)
+            )
     elif not positions:
-        raise MappingError("No column of the file maps to a contact field.")
+        raise MappingError(
+            "No column of the file maps to a contact field." + _map_hint(headers, choices)
+        )
     mapped = set(positions.values())
     ignored = [h for i, h in enumerate(headers) if h and i not in mapped]
     return ResolvedMapping(positions=positions, ignored=ignored)

@@ -8,7 +8,11 @@ its batching, transactions and checkpoints are unchanged. If a worker process di
 rows it had are validated in the importing process and the rest of the file too.
 
 Workers are started with "spawn" (a fresh interpreter that sets Django up again), never
-forked from a process holding database connections.
+forked from a process holding database connections. A worker exits as soon as its
+importing process is gone, however it went (SIGKILL included: nothing runs in a killed
+parent to stop it, and the pool's queues never reach EOF because every worker holds their
+pipes too); once the workers are gone, the multiprocessing resource tracker reads EOF and
+exits as well. The CLI, the task worker and the web server all import through this pool.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import logging
 import multiprocessing
 import os
 import pickle
+import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -33,7 +39,26 @@ Row = tuple[int, list[str]]
 _validator: RowValidator | None = None
 
 
-def _start_worker(settings_module: str, overrides: dict[str, Any], state: bytes) -> None:
+# How often a worker checks that its importing process is still there.
+PARENT_CHECK_SECONDS = 0.5
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Exit this process once `parent_pid` is no longer its parent (it died and this
+    process was adopted): checked from a daemon thread, so a busy worker exits too."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)  # no cleanup to do: the parent that wanted the results is gone
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _start_worker(
+    settings_module: str, overrides: dict[str, Any], state: bytes, parent_pid: int
+) -> None:
+    _exit_with_parent(parent_pid)
     os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
     import django
     from django.conf import settings
@@ -83,6 +108,7 @@ class ValidationPool:
                 os.environ.get("DJANGO_SETTINGS_MODULE") or settings.SETTINGS_MODULE,
                 overrides or {},
                 pickle.dumps(validator),
+                os.getpid(),
             ),
         )
 

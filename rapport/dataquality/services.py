@@ -23,7 +23,7 @@ from rapport.core.permissions import require
 from rapport.customers.models import Customer
 from rapport.dataquality import sources
 from rapport.dataquality.importing import ContactImporter, ImportResult
-from rapport.dataquality.mapping import ResolvedMapping, resolve, suggest
+from rapport.dataquality.mapping import MappingError, ResolvedMapping, resolve, suggest
 from rapport.dataquality.models import (
     ImportMapping,
     ImportObjectType,
@@ -34,7 +34,6 @@ from rapport.dataquality.models import (
 )
 
 UPLOAD_DIR = "imports"
-MAX_UPLOAD_BYTES = 500 * 1024 * 1024
 DRY_RUN_ERRORS_KEPT = 200
 
 
@@ -56,14 +55,18 @@ def run_import(
     original_name: str | None = None,
     on_progress: Callable[[int], None] | None = None,
     batch_size: int | None = None,
+    encoding: str | None = None,
 ) -> tuple[ImportResult, ResolvedMapping]:
     """Import (or, with `dry_run`, check) a file. Raises SourceError/MappingError for a
     file or mapping that cannot work; row problems are in the result."""
-    with sources.open_table(path, original_name=original_name) as source:
+    with sources.open_table(path, original_name=original_name, encoding=encoding) as source:
         chosen = (
             mapping if mapping is not None else suggest(source.headers, object_type, fuzzy=False)
         )
-        resolved = resolve(chosen, source.headers, object_type)
+        try:
+            resolved = resolve(chosen, source.headers, object_type)
+        except MappingError as exc:
+            raise MappingError(f"{original_name or Path(path).name}: {exc}") from exc
         if object_type == ImportObjectType.ORDERS:
             from rapport.dataquality.orders import OrderImporter
 
@@ -143,20 +146,33 @@ def import_foreground(
 # --- the UI's flow: upload → mapping → dry run → import ------------------------------
 
 
+def check_upload_size(size: int | None) -> None:
+    """Refuse an upload past IMPORT_MAX_UPLOAD_BYTES, before it is stored or read."""
+    limit: int = settings.IMPORT_MAX_UPLOAD_BYTES
+    if size is not None and size > limit:
+        raise ValidationError(
+            {
+                "file": f"The file is larger than {limit / 1024 / 1024:,.0f} MB, the "
+                "largest an upload may be (setting IMPORT_MAX_UPLOAD_BYTES)."
+            }
+        )
+
+
 def import_upload(*, actor: Any, object_type: str, upload: UploadedFile) -> ImportRun:
     """Store an uploaded file under VAR_DIR/files/imports/<uuid>/ and read its header."""
     require(actor, "create", Customer)
     if object_type not in ImportObjectType.values:
         raise ValidationError({"object_type": "Choose contacts or orders."})
     name = Path(upload.name or "upload.csv").name[:200]
-    if not name.lower().endswith((".csv", ".txt", ".tsv", ".xlsx")):
-        raise ValidationError({"file": "Upload a CSV or an XLSX file."})
-    if upload.size and upload.size > MAX_UPLOAD_BYTES:
-        raise ValidationError({"file": "The file is larger than 500 MB."})
+    suffix = Path(name.lower()).suffix
+    if suffix not in (".csv", ".txt", ".tsv", *sources.SPREADSHEET_SUFFIXES):
+        raise ValidationError(
+            {"file": "Upload a CSV or an XLSX file (or an XLSM, XLSB, XLS or ODS spreadsheet)."}
+        )
+    check_upload_size(upload.size)
     run_id = uuid.uuid4()
-    relative = (
-        f"{UPLOAD_DIR}/{run_id}/{'upload.xlsx' if name.lower().endswith('.xlsx') else 'upload.csv'}"
-    )
+    stored = f"upload{suffix}" if suffix in sources.SPREADSHEET_SUFFIXES else "upload.csv"
+    relative = f"{UPLOAD_DIR}/{run_id}/{stored}"
     target = files_root() / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("wb") as out:

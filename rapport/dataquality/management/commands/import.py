@@ -1,4 +1,5 @@
-"""`rapport import contacts|orders FILE`: import a CSV or XLSX file in the foreground."""
+"""`rapport import contacts|orders FILE`: import a CSV file or a spreadsheet in the
+foreground."""
 
 from __future__ import annotations
 
@@ -22,13 +23,22 @@ if TYPE_CHECKING:
 
 class Command(BaseCommand):
     help = (
-        "Import contacts or orders from a CSV or XLSX file. Rows are numbered as in a "
-        "spreadsheet (the header is row 1)."
+        "Import contacts or orders from a CSV file or a spreadsheet (XLSX, XLS, ODS). "
+        "Rows are numbered as in a spreadsheet (the header is row 1)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("object_type", choices=ImportObjectType.values)
-        parser.add_argument("file", help="A .csv (any delimiter; UTF-8 or Latin-1) or .xlsx file.")
+        parser.add_argument(
+            "file",
+            help="A .csv (any delimiter; UTF-8, UTF-16 or Windows-1252 detected) or a "
+            "spreadsheet (.xlsx, .xlsm, .xlsb, .xls, .ods; its first sheet).",
+        )
+        parser.add_argument(
+            "--encoding",
+            help="The CSV file's encoding when it is not one detected (e.g. cp1251, "
+            "shift_jis); the error for an unreadable file suggests one.",
+        )
         parser.add_argument("--mapping", help='A JSON file: {"file column": "field"}.')
         parser.add_argument(
             "--map",
@@ -98,6 +108,7 @@ class Command(BaseCommand):
         object_type = options["object_type"]
         path = Path(options["file"])
         as_json = options["json"]
+        encoding = options["encoding"]
         owner_id = None
         if options["owner"]:
             owner = get_user_model().objects.filter(email__iexact=options["owner"]).first()
@@ -105,9 +116,13 @@ class Command(BaseCommand):
                 raise BadInput(f"--owner {options['owner']}: no user has this e-mail.")
             owner_id = owner.pk
         try:
-            headers = sources.read_headers(path)
+            headers = sources.read_headers(path, encoding=encoding)
             mapping = self._mapping(options, headers, object_type)
-            total = sources.count_rows(path) if not as_json and sys.stderr.isatty() else None
+            total = (
+                sources.count_rows(path, encoding=encoding)
+                if not as_json and sys.stderr.isatty()
+                else None
+            )
         except sources.SourceError as exc:
             raise BadInput(str(exc)) from None
         bar = progress_bar(total, "rows", not as_json)
@@ -123,6 +138,7 @@ class Command(BaseCommand):
                 dry_run=options["dry_run"],
                 on_progress=bar.update if bar is not None else None,
                 batch_size=options["batch_size"],
+                encoding=encoding,
             )
         except (sources.SourceError, MappingError, OrdersUnavailable) as exc:
             raise BadInput(str(exc)) from None

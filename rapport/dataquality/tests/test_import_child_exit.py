@@ -1,0 +1,121 @@
+"""A `rapport import contacts` killed (SIGKILL) mid-import leaves no process behind: its
+validation worker and the multiprocessing resource tracker exit within seconds.
+
+Runs Rapport in a subprocess against its own database, as test_worker_restart does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import HEADER
+
+ROWS = 30_000
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+
+
+def _database_url(tmp_path: Path) -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        return f"sqlite:///{tmp_path / 'children.sqlite3'}"
+    import psycopg
+
+    base, _, name = url.rpartition("/")
+    name = f"{name}_children"
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{base}/{name}"
+
+
+def _stat(pid: int) -> tuple[str, int] | None:
+    """(state, parent pid) of a live process, None once it is gone. A zombie is gone: it
+    has exited and only waits to be reaped by whoever adopted it."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    state, ppid = text.rsplit(")", 1)[1].split()[:2]
+    return None if state in ("Z", "X") else (state, int(ppid))
+
+
+def _children(parent: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            stat = _stat(int(entry.name))
+            if stat is not None and stat[1] == parent:
+                found.add(int(entry.name))
+    return found
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except FileNotFoundError:
+        return "(gone)"
+
+
+def test_killed_import_leaves_no_child_process(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "rapport.config.settings",
+        "DATABASE_URL": _database_url(tmp_path),
+        "RAPPORT_VAR_DIR": str(tmp_path / "var"),
+        "IMPORT_BATCH_SIZE": "200",
+        "IMPORT_PARALLEL_AFTER_ROWS": "500",
+        "IMPORT_VALIDATION_PROCESSES": "1",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "rapport.config.cli", "migrate", "-v", "0"],
+        env=env,
+        check=True,
+        timeout=300,
+    )
+    source = tmp_path / "contacts.csv"
+    lines = [",".join(HEADER)]
+    lines += [f"C{i:06d},Pat,Doe{i},p{i}@example.com,,,,,,,,,FR," for i in range(1, ROWS + 1)]
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    log = (tmp_path / "import.log").open("wb")
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "rapport.config.cli", "import", "contacts", str(source), "--json"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own group: the test can clean up whatever is left
+    )
+    try:
+        # Mid-import: the validation worker and the resource tracker are both running.
+        deadline = time.monotonic() + 120
+        children = _children(parent.pid)
+        while len(children) < 2 and parent.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            children = _children(parent.pid)
+        assert parent.poll() is None, "the import ended before it was killed; raise ROWS"
+        assert len(children) >= 2, {pid: _command(pid) for pid in children}
+        commands = " | ".join(_command(pid) for pid in children)
+        assert "resource_tracker" in commands, commands
+
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(10)
+
+        deadline = time.monotonic() + 10
+        alive = {pid for pid in children if _stat(pid) is not None}
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.05)
+            alive = {pid for pid in alive if _stat(pid) is not None}
+        assert not alive, {pid: _command(pid) for pid in alive}
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(parent.pid, signal.SIGKILL)
+        log.close()
