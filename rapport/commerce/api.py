@@ -8,23 +8,27 @@ stale write is refused with 412 instead of silently overwriting.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
-from pydantic import Field
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
 
 from rapport.commerce import selectors, services
+from rapport.commerce.models import Order, Product, Shipment
+from rapport.commerce.money import normalize_currency
 from rapport.commerce.schemas import (
     OrderOut,
     ProductOut,
     ShipmentDetailOut,
     ShipmentOut,
 )
+from rapport.core.api_fields import Id, Int32, Money
 from rapport.core.api_helpers import if_match_version, set_etag
+from rapport.core.permissions import require
 from rapport.customers import selectors as customer_selectors
 
 router = Router(tags=["commerce"])
@@ -33,6 +37,18 @@ PAGE_MAX = settings.API_PAGE_SIZE_MAX
 
 
 # --- Schemas: only writable fields ----------------------------------------------------------
+
+
+def _currency(value: str) -> str:
+    try:
+        return normalize_currency(value)
+    except ValidationError as exc:
+        # The message goes in as context, never as the template: it quotes client input.
+        raise PydanticCustomError("currency", "{message}", {"message": exc.messages[0]}) from exc
+
+
+# An ISO 4217 code, checked with the amounts so that one answer lists both problems.
+Currency = Annotated[str, AfterValidator(_currency)]
 
 
 class PageOut(Schema):
@@ -56,8 +72,8 @@ class ProductIn(Schema):
     name: str
     description: str = ""
     category: str = ""
-    price: Decimal
-    currency: str | None = None
+    price: Money
+    currency: Currency | None = None
     active: bool = True
 
 
@@ -66,48 +82,48 @@ class ProductPatch(Schema):
     name: str | None = None
     description: str | None = None
     category: str | None = None
-    price: Decimal | None = None
-    currency: str | None = None
+    price: Money | None = None
+    currency: Currency | None = None
     active: bool | None = None
 
 
 class LineIn(Schema):
-    product_id: int | None = None
+    product_id: Id | None = None
     sku: str = ""
     name: str = ""
-    quantity: int = 1
-    unit_price: Decimal | None = None
+    quantity: Int32 = 1
+    unit_price: Money | None = None
 
 
 class OrderIn(Schema):
-    customer_id: int
+    customer_id: Id
     lines: list[LineIn] = Field(default_factory=list)
-    currency: str | None = None
+    currency: Currency | None = None
     status: str | None = None
     channel: str | None = None
     ordered_at: dt.datetime | None = None
     number: str | None = None
     external_id: str | None = None
-    tax: Decimal | None = None
-    shipping: Decimal | None = None
-    total: Decimal | None = None
-    owner_id: int | None = None
-    team_id: int | None = None
+    tax: Money | None = None
+    shipping: Money | None = None
+    total: Money | None = None
+    owner_id: Id | None = None
+    team_id: Id | None = None
 
 
 class OrderPatch(Schema):
     lines: list[LineIn] | None = None
-    currency: str | None = None
+    currency: Currency | None = None
     status: str | None = None
     channel: str | None = None
     ordered_at: dt.datetime | None = None
     number: str | None = None
     external_id: str | None = None
-    tax: Decimal | None = None
-    shipping: Decimal | None = None
-    total: Decimal | None = None
-    owner_id: int | None = None
-    team_id: int | None = None
+    tax: Money | None = None
+    shipping: Money | None = None
+    total: Money | None = None
+    owner_id: Id | None = None
+    team_id: Id | None = None
 
 
 class OrderStatusIn(Schema):
@@ -124,7 +140,7 @@ class OrderDetailOut(OrderOut):
 
 
 class ShipmentIn(Schema):
-    order_id: int
+    order_id: Id
     carrier: str
     tracking_number: str = ""
     tracking_url: str = ""
@@ -132,8 +148,8 @@ class ShipmentIn(Schema):
     shipped_at: dt.datetime | None = None
     expected_delivery: dt.date | None = None
     location: str = ""
-    owner_id: int | None = None
-    team_id: int | None = None
+    owner_id: Id | None = None
+    team_id: Id | None = None
 
 
 class ShipmentPatch(Schema):
@@ -141,8 +157,8 @@ class ShipmentPatch(Schema):
     tracking_number: str | None = None
     tracking_url: str | None = None
     expected_delivery: dt.date | None = None
-    owner_id: int | None = None
-    team_id: int | None = None
+    owner_id: Id | None = None
+    team_id: Id | None = None
 
 
 class ShipmentStatusIn(Schema):
@@ -164,11 +180,17 @@ def _order_input(payload: OrderIn | OrderPatch) -> services.OrderInput:
     return services.OrderInput(**data, lines=_lines(payload.lines))
 
 
-def _customer(actor: Any, customer_id: int) -> Any:
+def _customer(actor: Any, customer_id: Id) -> Any:
     customer = customer_selectors.customer_list(actor=actor).filter(pk=customer_id).first()
     if customer is None:
         raise ValidationError({"customer_id": f"No customer #{customer_id} that you may see."})
     return customer
+
+
+def _require_view(request: HttpRequest, model: type[Any]) -> None:
+    """A list the key's scopes or the role do not cover is a 403, not an empty page."""
+    actor: Any = request.user
+    require(actor, "view", model)
 
 
 # --- Products -----------------------------------------------------------------------------
@@ -184,6 +206,7 @@ def list_products(
     active: bool | None = None,
     sort: str | None = Query(None, description="name, sku, price or id; '-' for descending"),
 ) -> Any:
+    _require_view(request, Product)
     page = selectors.product_page(
         actor=request.user,
         q=q,
@@ -205,7 +228,7 @@ def create_product(request: HttpRequest, payload: ProductIn) -> Any:
 
 
 @router.get("/products/{product_id}", response=ProductOut, summary="Get a product")
-def get_product(request: HttpRequest, product_id: int, response: HttpResponse) -> Any:
+def get_product(request: HttpRequest, product_id: Id, response: HttpResponse) -> Any:
     product = selectors.product_detail(actor=request.user, pk=product_id)
     set_etag(response, product)
     return product
@@ -213,7 +236,7 @@ def get_product(request: HttpRequest, product_id: int, response: HttpResponse) -
 
 @router.patch("/products/{product_id}", response=ProductOut, summary="Update a product")
 def update_product(
-    request: HttpRequest, product_id: int, payload: ProductPatch, response: HttpResponse
+    request: HttpRequest, product_id: Id, payload: ProductPatch, response: HttpResponse
 ) -> Any:
     product = selectors.product_detail(actor=request.user, pk=product_id)
     product = services.product_update(
@@ -227,7 +250,7 @@ def update_product(
 
 
 @router.delete("/products/{product_id}", response={204: None}, summary="Delete a product")
-def delete_product(request: HttpRequest, product_id: int) -> Any:
+def delete_product(request: HttpRequest, product_id: Id) -> Any:
     product = selectors.product_detail(actor=request.user, pk=product_id)
     services.product_delete(
         actor=request.user,
@@ -247,13 +270,14 @@ def list_orders(
     limit: int = Query(50, ge=1, le=PAGE_MAX),
     status: str | None = None,
     channel: str | None = None,
-    customer_id: int | None = None,
+    customer_id: Id | None = None,
     currency: str | None = None,
     external_id: str | None = None,
     ordered_from: dt.date | None = None,
     ordered_to: dt.date | None = None,
     sort: str | None = Query(None, description="ordered_at, total or id; '-' for descending"),
 ) -> Any:
+    _require_view(request, Order)
     filters = selectors.OrderFilters(
         status=status,
         channel=channel,
@@ -301,7 +325,7 @@ def upsert_order(
 
 
 @router.get("/orders/{order_id}", response=OrderDetailOut, summary="Get an order")
-def get_order(request: HttpRequest, order_id: int, response: HttpResponse) -> Any:
+def get_order(request: HttpRequest, order_id: Id, response: HttpResponse) -> Any:
     order = selectors.order_detail(actor=request.user, pk=order_id)
     set_etag(response, order)
     return order
@@ -309,7 +333,7 @@ def get_order(request: HttpRequest, order_id: int, response: HttpResponse) -> An
 
 @router.patch("/orders/{order_id}", response=OrderOut, summary="Update an order")
 def update_order(
-    request: HttpRequest, order_id: int, payload: OrderPatch, response: HttpResponse
+    request: HttpRequest, order_id: Id, payload: OrderPatch, response: HttpResponse
 ) -> Any:
     order = selectors.order_for_update(actor=request.user, pk=order_id)
     patch = OrderPatch(**payload.model_dump(exclude_unset=True))
@@ -325,7 +349,7 @@ def update_order(
 
 @router.post("/orders/{order_id}/status", response=OrderOut, summary="Change an order's status")
 def change_order_status(
-    request: HttpRequest, order_id: int, payload: OrderStatusIn, response: HttpResponse
+    request: HttpRequest, order_id: Id, payload: OrderStatusIn, response: HttpResponse
 ) -> Any:
     order = selectors.order_for_update(actor=request.user, pk=order_id)
     order = services.order_update_status(
@@ -340,7 +364,7 @@ def change_order_status(
 
 
 @router.delete("/orders/{order_id}", response={204: None}, summary="Delete an order")
-def delete_order(request: HttpRequest, order_id: int) -> Any:
+def delete_order(request: HttpRequest, order_id: Id) -> Any:
     order = selectors.order_for_update(actor=request.user, pk=order_id)
     services.order_delete(
         actor=request.user, order=order, expected_version=if_match_version(request, order)
@@ -359,12 +383,13 @@ def list_shipments(
     in_transit: bool = Query(False, description="Only open shipments (goods in transit)"),
     status: str | None = None,
     carrier: str | None = None,
-    customer_id: int | None = None,
-    order_id: int | None = None,
+    customer_id: Id | None = None,
+    order_id: Id | None = None,
     sort: str | None = Query(
         None, description="expected_delivery, shipped_at or id; '-' for descending"
     ),
 ) -> Any:
+    _require_view(request, Shipment)
     filters = selectors.ShipmentFilters(
         status=status,
         carrier=carrier,
@@ -393,7 +418,7 @@ def create_shipment(request: HttpRequest, payload: ShipmentIn, response: HttpRes
 
 
 @router.get("/shipments/{shipment_id}", response=ShipmentDetailOut, summary="Get a shipment")
-def get_shipment(request: HttpRequest, shipment_id: int, response: HttpResponse) -> Any:
+def get_shipment(request: HttpRequest, shipment_id: Id, response: HttpResponse) -> Any:
     shipment = selectors.shipment_detail(actor=request.user, pk=shipment_id)
     set_etag(response, shipment)
     return shipment
@@ -401,7 +426,7 @@ def get_shipment(request: HttpRequest, shipment_id: int, response: HttpResponse)
 
 @router.patch("/shipments/{shipment_id}", response=ShipmentOut, summary="Update a shipment")
 def update_shipment(
-    request: HttpRequest, shipment_id: int, payload: ShipmentPatch, response: HttpResponse
+    request: HttpRequest, shipment_id: Id, payload: ShipmentPatch, response: HttpResponse
 ) -> Any:
     shipment = selectors.shipment_detail(actor=request.user, pk=shipment_id)
     shipment = services.shipment_update(
@@ -420,7 +445,7 @@ def update_shipment(
     summary="Record a tracking update / status change",
 )
 def change_shipment_status(
-    request: HttpRequest, shipment_id: int, payload: ShipmentStatusIn, response: HttpResponse
+    request: HttpRequest, shipment_id: Id, payload: ShipmentStatusIn, response: HttpResponse
 ) -> Any:
     shipment = selectors.shipment_detail(actor=request.user, pk=shipment_id)
     services.shipment_update_status(
@@ -439,7 +464,7 @@ def change_shipment_status(
 
 
 @router.delete("/shipments/{shipment_id}", response={204: None}, summary="Delete a shipment")
-def delete_shipment(request: HttpRequest, shipment_id: int) -> Any:
+def delete_shipment(request: HttpRequest, shipment_id: Id) -> Any:
     shipment = selectors.shipment_detail(actor=request.user, pk=shipment_id)
     services.shipment_delete(
         actor=request.user,

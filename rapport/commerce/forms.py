@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 
 from rapport.commerce.models import OrderChannel, OrderStatus, ShipmentStatus
+from rapport.core.params import RecordIdField
 
 
 def set_choices(form: forms.Form, name: str, choices: list[tuple[str, str]]) -> None:
@@ -41,7 +42,7 @@ class OrderFilterForm(forms.Form):
             ("total", "Lowest total"),
         ],
     )
-    customer = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    customer = RecordIdField(required=False, widget=forms.HiddenInput)
 
 
 class ShipmentFilterForm(forms.Form):

@@ -48,12 +48,13 @@ def parse_amount(value: Any, *, allow_negative: bool = False) -> Decimal:
         raise ValidationError(f"{value!r} is not an amount.") from exc
     if not amount.is_finite():
         raise ValidationError(f"{value!r} is not an amount.")
-    if amount != amount.quantize(CENT):
-        raise ValidationError(f"{value} has more than two decimal places.")
     if amount < 0 and not allow_negative:
         raise ValidationError(f"{value} is negative; amounts must be zero or more.")
+    # Before quantize: 1E+300 has more digits than Decimal's context and would raise.
     if abs(amount) > MAX_AMOUNT:
         raise ValidationError(f"{value} is larger than the largest amount ({MAX_AMOUNT}).")
+    if amount != amount.quantize(CENT):
+        raise ValidationError(f"{value} has more than two decimal places.")
     return amount.quantize(CENT)
 
 

@@ -72,6 +72,8 @@ def order_list(request: AuthedRequest) -> HttpResponse:
     _require_view(request, Order)
     form = OrderFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
+    # A bad filter is said, not silently dropped (the list would look filtered).
+    error = " ".join(f"{name}: {m}" for name, msgs in form.errors.items() for m in msgs)
     customer = None
     if data.get("customer"):
         customer = (
@@ -85,7 +87,6 @@ def order_list(request: AuthedRequest) -> HttpResponse:
         ordered_to=data.get("ordered_to"),
         customer_id=data.get("customer"),
     )
-    error = ""
     try:
         page = selectors.order_page(
             actor=request.user,

@@ -3,7 +3,9 @@ limits per key, and RFC 9457 problem details as the one error shape for every fa
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
@@ -14,6 +16,7 @@ from ninja.errors import AuthenticationError, AuthorizationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from rapport.core.errors import Conflict, RateLimited
+from rapport.core.pagination import InvalidCursor
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +85,52 @@ def _django_errors(exc: DjangoValidationError) -> list[dict[str, str]]:
     return [{"field": "body", "message": str(m)} for m in exc.messages]
 
 
+def declared_query_params(operation: Any) -> frozenset[str]:
+    """The query parameter names an operation declares (its signature's query models)."""
+    names: set[str] = set()
+    for model in operation.models:
+        if getattr(model, "__ninja_param_source__", None) == "query":
+            names.update(getattr(model, "__ninja_flatten_map__", {}) or model.model_fields)
+    return frozenset(names)
+
+
+def reject_undeclared_query_params(run: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Wrap an operation's `run`: a query parameter it does not declare is a 400.
+
+    Ninja drops undeclared parameters silently, so `?owner__password__startswith=x` would
+    answer an unfiltered list; a client that thinks it filtered must learn it did not.
+    Applied to every operation of the API (`add_decorator(mode="view")`), so a new
+    endpoint cannot forget it. Authentication still answers first (401/403 before 400).
+    """
+    operation = run.__self__  # type: ignore[attr-defined]
+    allowed = declared_query_params(operation)
+
+    @functools.wraps(run)
+    def checked(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        unknown = sorted(set(request.GET) - allowed)
+        if not unknown:
+            return run(request, **kwargs)
+        refused = operation._run_checks(request)  # authentication, throttles
+        if refused is not None:
+            return refused
+        known = ", ".join(sorted(allowed)) or "none"
+        return operation.api.on_exception(
+            request,
+            ProblemError(
+                400,
+                "Unknown query parameter",
+                f"Unknown query parameter(s): {', '.join(unknown)}. Allowed: {known}.",
+                type="unknown-parameter",
+                errors=[
+                    {"field": name, "message": "Not a parameter of this endpoint."}
+                    for name in unknown
+                ],
+            ),
+        )
+
+    return checked
+
+
 def build_api(*, auth: list[Any]) -> NinjaAPI:
     api = NinjaAPI(
         title="Rapport API",
@@ -96,6 +145,19 @@ def build_api(*, auth: list[Any]) -> NinjaAPI:
         docs_url="/docs",
         openapi_url="/openapi.json",
     )
+    api.add_decorator(reject_undeclared_query_params, mode="view")
+
+    @api.exception_handler(InvalidCursor)
+    def on_invalid_cursor(request: HttpRequest, exc: InvalidCursor) -> HttpResponse:
+        return problem(
+            api,
+            request,
+            status=400,
+            title="Invalid cursor",
+            detail="This cursor is invalid or belongs to another sort; start again without it.",
+            type="invalid-cursor",
+            errors=[{"field": "cursor", "message": "Malformed cursor."}],
+        )
 
     @api.exception_handler(NinjaValidationError)
     def on_validation(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:

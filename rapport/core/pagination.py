@@ -8,15 +8,20 @@ index on (sort, id) answers without counting or skipping rows.
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime as dt
 import decimal
 import json
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import models
+
+from rapport.core.params import INT64_MAX, INT64_MIN
 
 M = TypeVar("M", bound=models.Model)
 
@@ -65,15 +70,46 @@ def _encode_value(value: Any) -> Any:
     return value
 
 
+# What a cursor may hold: we only ever write a few sort values and a 64-bit primary key,
+# so anything else was not written by us and is refused before it reaches a query.
+MAX_CURSOR_LENGTH = 2000
+MAX_CURSOR_VALUES = 4
+MAX_CURSOR_TEXT = 1000
+
+
+class InvalidCursor(ValidationError):
+    """A cursor we did not write (tampered, truncated, from another sort): a 400, not a 500."""
+
+    def __init__(self, message: str = "This cursor is invalid or belongs to another sort.") -> None:
+        super().__init__({"cursor": message})
+
+
+def _is_int64(value: Any) -> bool:
+    return (
+        isinstance(value, int) and not isinstance(value, bool) and INT64_MIN <= value <= INT64_MAX
+    )
+
+
 def _decode_value(value: Any) -> Any:
-    if isinstance(value, dict):
-        if "dt" in value:
-            return dt.datetime.fromisoformat(value["dt"])
-        if "d" in value:
-            return dt.date.fromisoformat(value["d"])
-        if "dec" in value:
-            return decimal.Decimal(value["dec"])
-    return value
+    """One sort value as `_encode_value` wrote it; anything else raises ValueError."""
+    if value is None or isinstance(value, bool) or _is_int64(value):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    if isinstance(value, str) and len(value) <= MAX_CURSOR_TEXT:
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        ((tag, text),) = value.items()
+        if isinstance(text, str) and len(text) <= 64:
+            if tag == "dt":
+                return dt.datetime.fromisoformat(text)
+            if tag == "d":
+                return dt.date.fromisoformat(text)
+            if tag == "dec":
+                amount = decimal.Decimal(text)
+                if amount.is_finite():
+                    return amount
+    raise ValueError("not a cursor value")
 
 
 def encode_cursor(sort: str, values: list[Any]) -> str:
@@ -81,17 +117,45 @@ def encode_cursor(sort: str, values: list[Any]) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a cursor value")
+
+
 def decode_cursor(cursor: str, sort: str) -> list[Any]:
+    """The values `encode_cursor(sort, ...)` wrote; InvalidCursor for anything else.
+
+    This is the one decoder every keyset list uses, so a hostile cursor (another sort,
+    Infinity, a nested list, a 100-digit id) is refused here, never by the database.
+    """
     try:
+        if len(cursor) > MAX_CURSOR_LENGTH:
+            raise ValueError("too long")
         padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if data["s"] != sort or not isinstance(data["v"], list):
-            raise ValueError
-        return [_decode_value(v) for v in data["v"]]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ValidationError(
-            {"cursor": "This cursor is invalid or belongs to another sort."}
-        ) from exc
+        data = json.loads(
+            base64.urlsafe_b64decode(padded.encode()), parse_constant=_refuse_constant
+        )
+        if not isinstance(data, dict) or set(data) != {"s", "v"} or data["s"] != sort:
+            raise ValueError("not our cursor")
+        values = data["v"]
+        if not isinstance(values, list) or not 1 <= len(values) <= MAX_CURSOR_VALUES:
+            raise ValueError("not our cursor")
+        if not _is_int64(values[-1]):  # the primary key, always last
+            raise ValueError("not a primary key")
+        return [_decode_value(v) for v in values]
+    except (ValueError, TypeError, ArithmeticError, binascii.Error) as exc:
+        raise InvalidCursor() from exc
+
+
+@contextmanager
+def cursor_values_checked() -> Iterator[None]:
+    """Wrap the filter built from a decoded cursor: a value the column cannot take (a
+    text where a date goes) is the cursor's fault, so it is an InvalidCursor."""
+    try:
+        yield
+    except InvalidCursor:
+        raise
+    except (ValueError, TypeError, ArithmeticError, ValidationError) as exc:
+        raise InvalidCursor() from exc
 
 
 def after_row(
@@ -106,7 +170,7 @@ def after_row(
     it.
     """
     if len(values) != len(fields) + 1 or any(v is None for v in values[:-1]):
-        raise ValidationError({"cursor": "This cursor is invalid."})
+        raise InvalidCursor()
     lookups = ["lt" if d else "gt" for d in directions]
     condition = models.Q(**{f"pk__{lookups[-1]}": values[-1]})
     for field, value, lookup in reversed(list(zip(fields, values, lookups, strict=False))):
@@ -152,26 +216,29 @@ def keyset_page(
     prefix = "-" if descending else ""
     if cursor:
         values = decode_cursor(cursor, sort_name)
-        if field == pk:
-            queryset = queryset.filter(**{f"pk__{lookup}": values[-1]})
-        else:
-            if len(values) != 2:
-                raise ValidationError({"cursor": "This cursor is invalid."})
-            last_value, last_pk = values
-            if not nullable:
-                queryset = queryset.filter(
-                    models.Q(**{f"{field}__{lookup}": last_value})
-                    | models.Q(**{field: last_value, f"pk__{lookup}": last_pk})
-                )
-            elif last_value is None:
-                # Nulls sort last in both directions here: only later nulls remain.
-                queryset = queryset.filter(**{f"{field}__isnull": True, f"pk__{lookup}": last_pk})
+        if len(values) != (1 if field == pk else 2):
+            raise InvalidCursor()
+        with cursor_values_checked():
+            if field == pk:
+                queryset = queryset.filter(**{f"pk__{lookup}": values[-1]})
             else:
-                queryset = queryset.filter(
-                    models.Q(**{f"{field}__{lookup}": last_value})
-                    | models.Q(**{field: last_value, f"pk__{lookup}": last_pk})
-                    | models.Q(**{f"{field}__isnull": True})
-                )
+                last_value, last_pk = values
+                if not nullable:
+                    queryset = queryset.filter(
+                        models.Q(**{f"{field}__{lookup}": last_value})
+                        | models.Q(**{field: last_value, f"pk__{lookup}": last_pk})
+                    )
+                elif last_value is None:
+                    # Nulls sort last in both directions here: only later nulls remain.
+                    queryset = queryset.filter(
+                        **{f"{field}__isnull": True, f"pk__{lookup}": last_pk}
+                    )
+                else:
+                    queryset = queryset.filter(
+                        models.Q(**{f"{field}__{lookup}": last_value})
+                        | models.Q(**{field: last_value, f"pk__{lookup}": last_pk})
+                        | models.Q(**{f"{field}__isnull": True})
+                    )
     if field == pk:
         ordering: list[Any] = [f"{prefix}pk"]
     elif not nullable:

@@ -181,6 +181,7 @@ class GdprContributor:
 class _Registry:
     nav: dict[str, NavItem] = field(default_factory=dict)
     object_types: dict[str, ObjectType] = field(default_factory=dict)
+    key_only_types: dict[str, ObjectType] = field(default_factory=dict)
     search: dict[str, SearchProvider] = field(default_factory=dict)
     panels: dict[str, Panel] = field(default_factory=dict)
     demo_loaders: dict[str, DemoLoader] = field(default_factory=dict)
@@ -207,6 +208,18 @@ def add_object_type(object_type: ObjectType) -> None:
 
 def object_types() -> list[ObjectType]:
     return sorted(_registry.object_types.values(), key=lambda o: o.label)
+
+
+def add_api_key_object_type(object_type: ObjectType) -> None:
+    """A type API keys can be scoped to although roles do not grant it: an area only
+    administrators use (webhooks), which a key must still be able to narrow to."""
+    _registry.key_only_types[object_type.name] = object_type
+
+
+def api_key_object_types() -> list[ObjectType]:
+    """The types an API key's scopes name: every role type plus the key-only ones."""
+    merged = {**_registry.key_only_types, **_registry.object_types}
+    return sorted(merged.values(), key=lambda o: o.label)
 
 
 def add_search_provider(provider: SearchProvider) -> None:

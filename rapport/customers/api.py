@@ -20,6 +20,7 @@ from ninja import Field, Query, Router, Schema
 from pydantic import ConfigDict
 
 from rapport.core.api import ProblemError
+from rapport.core.api_fields import Id, Int64
 from rapport.core.api_helpers import (
     idempotent,
     if_match_version,
@@ -27,7 +28,6 @@ from rapport.core.api_helpers import (
     keyset,
     keyset_list,
     page_schema,
-    reject_unknown_params,
     set_etag,
 )
 from rapport.core.pagination import SortKey
@@ -110,10 +110,10 @@ class _CustomerFields(StrictSchema):
     addresses: list[AddressIn] | None = None
     tags: list[str] | None = None
     custom_fields: dict[str, Any] | None = None
-    owner_id: int | None = Field(
+    owner_id: Id | None = Field(
         None, description="Assign to this user (your role decides to whom you may assign)."
     )
-    team_id: int | None = Field(None, description="Assign to this team (same rule).")
+    team_id: Id | None = Field(None, description="Assign to this team (same rule).")
 
 
 class PersonIn(_CustomerFields):
@@ -156,12 +156,12 @@ class CustomerListParams(Schema):
     external_id: str | None = Field(None, max_length=100)
     lifecycle_stage: StageName | None = None
     tag: str | None = Field(None, max_length=50)
-    owner: int | None = None
-    team: int | None = None
+    owner: Id | None = None
+    team: Id | None = None
     updated_after: dt.datetime | None = None
     q: str | None = Field(None, max_length=200)
     cursor: str | None = Field(None, max_length=1000)
-    limit: int | None = Field(None, description="1 to 200; default 50.")
+    limit: Int64 | None = Field(None, description="1 to 200; default 50.")
     sort: str | None = Field(
         None, max_length=30, description="id, name, created_at, updated_at; prefix - to reverse."
     )
@@ -241,7 +241,6 @@ def _to_input(payload: StrictSchema, kind: str | None) -> services.CustomerInput
 
 def _list(request: UserRequest, kind: str, params: CustomerListParams) -> HttpResponse:
     _require(request, "view", Customer)
-    reject_unknown_params(request, CUSTOMER_FILTERS)
     filters = CustomerApiFilters(
         **{name: getattr(params, name) for name in CUSTOMER_FILTERS},
     )
@@ -319,19 +318,19 @@ def create_person(request: UserRequest, payload: PersonIn) -> HttpResponse:
 
 
 @router.get("/persons/{int:customer_id}", response=CustomerOut, summary="Get a person")
-def get_person(request: UserRequest, customer_id: int) -> HttpResponse:
+def get_person(request: UserRequest, customer_id: Id) -> HttpResponse:
     """The person, with an `ETag` to send back as `If-Match` when you change it."""
     return _retrieve(request, PERSON, customer_id)
 
 
 @router.patch("/persons/{int:customer_id}", response=CustomerOut, summary="Change a person")
-def update_person(request: UserRequest, customer_id: int, payload: PersonIn) -> HttpResponse:
+def update_person(request: UserRequest, customer_id: Id, payload: PersonIn) -> HttpResponse:
     """Only the fields you send change; `null` clears a field. `If-Match` guards staleness."""
     return _update(request, PERSON, customer_id, payload)
 
 
 @router.delete("/persons/{int:customer_id}", response={204: None}, summary="Delete a person")
-def delete_person(request: UserRequest, customer_id: int) -> HttpResponse:
+def delete_person(request: UserRequest, customer_id: Id) -> HttpResponse:
     return _delete(request, PERSON, customer_id)
 
 
@@ -346,7 +345,7 @@ def create_organization(request: UserRequest, payload: OrganizationIn) -> HttpRe
 
 
 @router.get("/organizations/{int:customer_id}", response=CustomerOut, summary="Get an organization")
-def get_organization(request: UserRequest, customer_id: int) -> HttpResponse:
+def get_organization(request: UserRequest, customer_id: Id) -> HttpResponse:
     return _retrieve(request, ORGANIZATION, customer_id)
 
 
@@ -354,7 +353,7 @@ def get_organization(request: UserRequest, customer_id: int) -> HttpResponse:
     "/organizations/{int:customer_id}", response=CustomerOut, summary="Change an organization"
 )
 def update_organization(
-    request: UserRequest, customer_id: int, payload: OrganizationIn
+    request: UserRequest, customer_id: Id, payload: OrganizationIn
 ) -> HttpResponse:
     return _update(request, ORGANIZATION, customer_id, payload)
 
@@ -362,7 +361,7 @@ def update_organization(
 @router.delete(
     "/organizations/{int:customer_id}", response={204: None}, summary="Delete an organization"
 )
-def delete_organization(request: UserRequest, customer_id: int) -> HttpResponse:
+def delete_organization(request: UserRequest, customer_id: Id) -> HttpResponse:
     return _delete(request, ORGANIZATION, customer_id)
 
 
@@ -488,7 +487,7 @@ class TimelineParams(Schema):
     kind: InteractionKind | None = None
     channel: Channel | None = None
     cursor: str | None = Field(None, max_length=1000)
-    limit: int | None = None
+    limit: Int64 | None = None
 
 
 def interaction_dicts(items: Sequence[Interaction]) -> list[dict[str, Any]]:
@@ -496,7 +495,7 @@ def interaction_dicts(items: Sequence[Interaction]) -> list[dict[str, Any]]:
 
 
 def _timeline(
-    request: UserRequest, customer_id: int, kind: str | None, channel: str | None, params: Any
+    request: UserRequest, customer_id: Id, kind: str | None, channel: str | None, params: Any
 ) -> HttpResponse:
     _require(request, "view", Customer)
     customer = customer_for_api(actor=request.user, pk=customer_id)
@@ -518,22 +517,21 @@ def _timeline(
     summary="A customer's timeline",
 )
 def customer_timeline(
-    request: UserRequest, customer_id: int, params: Query[TimelineParams]
+    request: UserRequest, customer_id: Id, params: Query[TimelineParams]
 ) -> HttpResponse:
     """Every interaction, newest first; filter by `kind` and `channel`."""
-    reject_unknown_params(request, ("kind", "channel"))
     return _timeline(request, customer_id, params.kind, params.channel, params)
 
 
 class NoteIn(StrictSchema):
-    customer_id: int
+    customer_id: Id
     body: str = Field(min_length=1, max_length=20_000)
 
 
 class NotesParams(Schema):
-    customer_id: int
+    customer_id: Id
     cursor: str | None = Field(None, max_length=1000)
-    limit: int | None = None
+    limit: Int64 | None = None
 
 
 @router.post("/notes", response={201: InteractionOut}, summary="Add a note to a customer")
@@ -550,7 +548,6 @@ def create_note(request: UserRequest, payload: NoteIn) -> HttpResponse:
 
 @router.get("/notes", response=InteractionPage, summary="A customer's notes")
 def list_notes(request: UserRequest, params: Query[NotesParams]) -> HttpResponse:
-    reject_unknown_params(request, ("customer_id",))
     return _timeline(request, params.customer_id, InteractionKind.NOTE, None, params)
 
 
@@ -558,8 +555,8 @@ def list_notes(request: UserRequest, params: Query[NotesParams]) -> HttpResponse
 
 
 class RelationshipIn(StrictSchema):
-    from_customer_id: int
-    to_customer_id: int
+    from_customer_id: Id
+    to_customer_id: Id
     kind: RelationshipKindName
     note: str = Field("", max_length=255)
 
@@ -599,16 +596,15 @@ def _relationship_out(r: Relationship) -> dict[str, Any]:
 
 
 class RelationshipParams(Schema):
-    customer_id: int
+    customer_id: Id
     cursor: str | None = Field(None, max_length=1000)
-    limit: int | None = None
+    limit: Int64 | None = None
 
 
 @router.get("/relationships", response=RelationshipPage, summary="A customer's relationships")
 def list_relationships(request: UserRequest, params: Query[RelationshipParams]) -> HttpResponse:
     """Both directions: where the customer is `from` and where it is `to`."""
     _require(request, "view", Customer)
-    reject_unknown_params(request, ("customer_id",))
     customer = customer_for_api(actor=request.user, pk=params.customer_id)
     page = keyset(
         relationships_for_api(actor=request.user, customer=customer),
@@ -652,7 +648,7 @@ def create_relationship(request: UserRequest, payload: RelationshipIn) -> HttpRe
 
 
 @router.delete("/relationships/{int:relationship_id}", response={204: None}, summary="Unrelate")
-def delete_relationship(request: UserRequest, relationship_id: int) -> HttpResponse:
+def delete_relationship(request: UserRequest, relationship_id: Id) -> HttpResponse:
     _require(request, "edit", Customer)
     relationship = relationship_for_api(actor=request.user, pk=relationship_id)
     services.relationship_delete(actor=request.user, relationship=relationship)

@@ -6,7 +6,6 @@ import decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
 
 from rapport.customers import normalize
 from rapport.customers.models import CustomFieldDefinition, CustomFieldType
@@ -47,7 +46,7 @@ def _coerce(definition: CustomFieldDefinition, value: Any) -> Any:
         raise ValidationError(f"{value!r} is not yes or no.")
     if kind == CustomFieldType.URL:
         text = normalize.clean_text(str(value), max_length=500)
-        URLValidator(schemes=["http", "https"], message=f"{value!r} is not a web address.")(text)
+        normalize.validate_web_address(text, shown=value)
         return text
     if kind == CustomFieldType.CHOICE:
         text = str(value).strip()

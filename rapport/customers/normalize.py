@@ -18,6 +18,7 @@ import phonenumbers
 import pycountry
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from email_validator import EmailNotValidError, validate_email
 
 _SPACES = re.compile(r"\s+")
@@ -49,6 +50,22 @@ def _case_part(part: str) -> str:
     if len(cased) > 3 and cased.startswith("Mc") and cased[2].isalpha():
         cased = "Mc" + cased[2].upper() + cased[3:]
     return cased
+
+
+_WEB_ADDRESS = URLValidator(schemes=["http", "https"])
+
+
+def validate_web_address(url: str, *, shown: object) -> None:
+    """Raise a ValidationError naming `shown` unless `url` is an http(s) address.
+
+    Django %-formats a validator's message with its params, so a message that quotes
+    client input ("%d", "%s%n") must never be the validator's own: it is raised here,
+    without params, after the check.
+    """
+    try:
+        _WEB_ADDRESS(url)
+    except ValidationError:
+        raise ValidationError(f"{shown!r} is not a web address.") from None
 
 
 def normalize_name(value: str | None, *, max_length: int = 100) -> str:

@@ -17,13 +17,16 @@ from django.db import connection
 from django.db.models import F, Prefetch, Q, QuerySet
 
 from rapport.core.pagination import (
+    InvalidCursor,
     Page,
     SortKey,
     after_row,
+    cursor_values_checked,
     decode_cursor,
     encode_cursor,
     parse_sort,
 )
+from rapport.core.params import parse_id_param, parse_int_param
 from rapport.core.permissions import can, scope_queryset
 from rapport.customers import normalize, quality
 from rapport.customers.custom_fields import definitions
@@ -126,10 +129,11 @@ def _date(name: str, value: str) -> dt.date:
 
 
 def _int(name: str, value: str) -> int:
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise ValidationError({name: f"{value!r} is not a number."}) from exc
+    return parse_int_param(name, value)
+
+
+def _id(name: str, value: str) -> int:
+    return parse_id_param(name, value)
 
 
 def _yes_no(name: str, value: str) -> bool:
@@ -205,9 +209,9 @@ def apply_filters(
             elif value == "none":
                 queryset = queryset.filter(owner__isnull=True)
             else:
-                queryset = queryset.filter(owner_id=_int(name, value))
+                queryset = queryset.filter(owner_id=_id(name, value))
         elif name == "team":
-            queryset = queryset.filter(team_id=_int(name, value))
+            queryset = queryset.filter(team_id=_id(name, value))
         elif name == "tag":
             for tag in values:
                 queryset = queryset.filter(tags__name=tag.lower())
@@ -232,7 +236,7 @@ def apply_filters(
         elif name == "birth_date_before":
             queryset = queryset.filter(birth_date__lt=_date(name, value))
         elif name == "organization":
-            queryset = queryset.filter(affiliations__organization_id=_int(name, value))
+            queryset = queryset.filter(affiliations__organization_id=_id(name, value))
         elif name == "created_after":
             queryset = queryset.filter(created_at__date__gte=_date(name, value))
         elif name == "created_before":
@@ -384,14 +388,15 @@ def _keyset_page(
     prefix = "-" if descending else ""
     if cursor:
         values = decode_cursor(cursor, sort_name)
-        if field == "pk":
-            if len(values) != 1:
-                raise ValidationError({"cursor": "This cursor is invalid."})
-            queryset = queryset.filter(**{f"pk__{'lt' if descending else 'gt'}": values[0]})
-        else:
-            queryset = queryset.filter(
-                after_row(sort_key.fields, values, directions=sort_key.directions(descending))
-            )
+        with cursor_values_checked():
+            if field == "pk":
+                if len(values) != 1:
+                    raise InvalidCursor()
+                queryset = queryset.filter(**{f"pk__{'lt' if descending else 'gt'}": values[0]})
+            else:
+                queryset = queryset.filter(
+                    after_row(sort_key.fields, values, directions=sort_key.directions(descending))
+                )
     if field == "pk":
         columns: tuple[str, ...] = ()
         queryset = queryset.order_by(f"{prefix}pk")
@@ -602,11 +607,12 @@ def timeline(
     if cursor:
         values = decode_cursor(cursor, TIMELINE_SORT)
         if len(values) != 2 or not isinstance(values[0], dt.datetime):
-            raise ValidationError({"cursor": "This cursor is invalid."})
+            raise InvalidCursor()
         occurred, last_id = values
-        queryset = queryset.filter(
-            Q(occurred_at__lt=occurred) | Q(occurred_at=occurred, id__lt=last_id)
-        )
+        with cursor_values_checked():
+            queryset = queryset.filter(
+                Q(occurred_at__lt=occurred) | Q(occurred_at=occurred, id__lt=last_id)
+            )
     rows = list(
         queryset.select_related("actor", "customer").order_by("-occurred_at", "-id")[: limit + 1]
     )

@@ -161,14 +161,12 @@ def _invalid_choice(value: Any, choices: Any) -> Any:
 
 
 def _normalize_website(value: str) -> str:
-    from django.core.validators import URLValidator
-
     text = normalize.clean_text(value, max_length=300)
     if not text:
         return ""
     if "://" not in text:
         text = "https://" + text
-    URLValidator(schemes=["http", "https"], message=f"{value!r} is not a web address.")(text)
+    normalize.validate_web_address(text, shown=value)
     return text
 
 

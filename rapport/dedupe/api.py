@@ -14,6 +14,7 @@ from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema
 from pydantic import ConfigDict
 
+from rapport.core.api_fields import Id, Int64
 from rapport.core.api_helpers import idempotent, json_response, page_schema
 from rapport.core.permissions import require
 from rapport.customers.models import Customer
@@ -40,16 +41,16 @@ class PairOut(Schema):
 class MergeIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    survivor_id: int = Field(description="The record kept.")
-    loser_id: int = Field(description="The record merged into it (it leaves every list).")
+    survivor_id: Id = Field(description="The record kept.")
+    loser_id: Id = Field(description="The record merged into it (it leaves every list).")
     rule: Literal["most_complete", "most_recent"] = "most_complete"
     choices: dict[str, Literal["survivor", "loser"]] = Field(
         default_factory=dict,
         description='Per-field picks overriding the rule, e.g. {"job_title": "loser", '
         '"custom_fields.tier": "survivor"}.',
     )
-    survivor_version: int | None = Field(None, description="Refused with 412 if it changed.")
-    loser_version: int | None = Field(None, description="Refused with 412 if it changed.")
+    survivor_version: Int64 | None = Field(None, description="Refused with 412 if it changed.")
+    loser_version: Int64 | None = Field(None, description="Refused with 412 if it changed.")
 
 
 class MergeOut(Schema):
@@ -104,7 +105,7 @@ def list_duplicates(request: UserRequest, params: Query[QueueParams]) -> HttpRes
 
 
 @router.post("/duplicates/{pair_id}/dismiss", response=PairOut, summary="Not a duplicate")
-def dismiss_duplicate(request: UserRequest, pair_id: int) -> HttpResponse:
+def dismiss_duplicate(request: UserRequest, pair_id: Id) -> HttpResponse:
     pair = selectors.pair_for_review(actor=request.user, pk=pair_id)
     decided = services.pair_decide(actor=request.user, pair=pair, status=PairStatus.DISMISSED)
     return json_response(_pair(decided))
@@ -131,13 +132,13 @@ def create_merge(request: UserRequest, payload: MergeIn) -> HttpResponse:
 
 
 @router.get("/merges/{merge_id}", response=MergeOut, summary="A merge")
-def get_merge(request: UserRequest, merge_id: int) -> HttpResponse:
+def get_merge(request: UserRequest, merge_id: Id) -> HttpResponse:
     done: CustomerMerge = selectors.merge_for(actor=request.user, pk=merge_id)
     return json_response(merging.merge_payload(done))
 
 
 @router.post("/merges/{merge_id}/undo", response=MergeOut, summary="Undo a merge")
-def undo_merge(request: UserRequest, merge_id: int) -> HttpResponse:
+def undo_merge(request: UserRequest, merge_id: Id) -> HttpResponse:
     """Both records and their links come back as they were before the merge."""
     done = selectors.merge_for(actor=request.user, pk=merge_id)
     return json_response(

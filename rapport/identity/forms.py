@@ -81,7 +81,7 @@ class ApiKeyForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.object_types = registry.object_types()
+        self.object_types = registry.api_key_object_types()
         for object_type in self.object_types:
             self.fields[_scope_field_name(object_type.name)] = forms.ChoiceField(
                 label=object_type.label_plural, choices=ACCESS_CHOICES, required=False

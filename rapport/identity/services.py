@@ -231,7 +231,9 @@ def two_factor_reset(*, actor: User, user: User) -> None:
 
 
 def api_key_scope_choices() -> list[str]:
-    return [f"{t.name}:{access}" for t in registry.object_types() for access in API_KEY_ACCESS]
+    return [
+        f"{t.name}:{access}" for t in registry.api_key_object_types() for access in API_KEY_ACCESS
+    ]
 
 
 @transaction.atomic

@@ -13,6 +13,7 @@ from ninja import Field, Query, Router, Schema
 from pydantic import ConfigDict
 
 from rapport.core import events
+from rapport.core.api_fields import Id, Int64
 from rapport.core.api_helpers import json_response, keyset_list, page_schema
 from rapport.core.pagination import SortKey
 from rapport.integrations import selectors, services
@@ -81,7 +82,7 @@ DeliveryPage = page_schema(DeliveryOut, "WebhookDeliveryPage")
 
 class PageParams(Schema):
     cursor: str | None = Field(None, max_length=1000)
-    limit: int | None = None
+    limit: Int64 | None = None
 
 
 def _out(endpoint: WebhookEndpoint, secret: str | None = None) -> dict[str, Any]:
@@ -131,12 +132,12 @@ def create_webhook(request: HttpRequest, payload: EndpointIn) -> HttpResponse:
 
 
 @router.get("/webhooks/{int:endpoint_id}", response=EndpointOut, summary="Get a webhook")
-def get_webhook(request: HttpRequest, endpoint_id: int) -> Any:
+def get_webhook(request: HttpRequest, endpoint_id: Id) -> Any:
     return _out(selectors.endpoint_get(actor=request.user, pk=endpoint_id))
 
 
 @router.patch("/webhooks/{int:endpoint_id}", response=EndpointOut, summary="Change a webhook")
-def update_webhook(request: HttpRequest, endpoint_id: int, payload: EndpointPatch) -> Any:
+def update_webhook(request: HttpRequest, endpoint_id: Id, payload: EndpointPatch) -> Any:
     endpoint = selectors.endpoint_get(actor=request.user, pk=endpoint_id)
     sent = payload.model_dump(exclude_unset=True)
     endpoint = services.endpoint_update(actor=request.user, endpoint=endpoint, **sent)
@@ -144,7 +145,7 @@ def update_webhook(request: HttpRequest, endpoint_id: int, payload: EndpointPatc
 
 
 @router.delete("/webhooks/{int:endpoint_id}", response={204: None}, summary="Delete a webhook")
-def delete_webhook(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+def delete_webhook(request: HttpRequest, endpoint_id: Id) -> HttpResponse:
     endpoint = selectors.endpoint_get(actor=request.user, pk=endpoint_id)
     services.endpoint_delete(actor=request.user, endpoint=endpoint)
     return HttpResponse(status=204)
@@ -155,7 +156,7 @@ def delete_webhook(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     response=EndpointWithSecretOut,
     summary="Replace a webhook's signing secret",
 )
-def rotate_secret(request: HttpRequest, endpoint_id: int) -> Any:
+def rotate_secret(request: HttpRequest, endpoint_id: Id) -> Any:
     endpoint = selectors.endpoint_get(actor=request.user, pk=endpoint_id)
     secret = services.endpoint_rotate_secret(actor=request.user, endpoint=endpoint)
     endpoint.refresh_from_db()
@@ -164,7 +165,7 @@ def rotate_secret(request: HttpRequest, endpoint_id: int) -> Any:
 
 @router.get("/webhooks/{int:endpoint_id}/deliveries", response=DeliveryPage, summary="Delivery log")
 def list_deliveries(
-    request: HttpRequest, endpoint_id: int, params: Query[PageParams]
+    request: HttpRequest, endpoint_id: Id, params: Query[PageParams]
 ) -> HttpResponse:
     endpoint = selectors.endpoint_get(actor=request.user, pk=endpoint_id)
     return keyset_list(
@@ -183,7 +184,7 @@ def list_deliveries(
     response={202: DeliveryOut},
     summary="Send a delivery again",
 )
-def replay_delivery(request: HttpRequest, endpoint_id: int, delivery_id: int) -> HttpResponse:
+def replay_delivery(request: HttpRequest, endpoint_id: Id, delivery_id: Id) -> HttpResponse:
     endpoint = selectors.endpoint_get(actor=request.user, pk=endpoint_id)
     delivery = selectors.delivery_get(actor=request.user, endpoint=endpoint, pk=delivery_id)
     replay = services.delivery_replay(actor=request.user, delivery=delivery)

@@ -27,6 +27,16 @@ class IntegrationsConfig(AppConfig):
                 object_type="integrations.webhookendpoint",
             )
         )
+        # Webhooks are for administrators (no role grants them), but an integration's key
+        # must be able to manage its own subscriptions and nothing else.
+        registry.add_api_key_object_type(
+            registry.ObjectType(
+                name="integrations.webhookendpoint",
+                label="Webhooks (administrators)",
+                label_plural="Webhooks (administrators)",
+                actions=("view", "create", "edit", "delete"),
+            )
+        )
         scheduler.every(
             "webhook-sweep",
             "rapport.integrations.tasks.send_due_webhooks",

@@ -7,13 +7,15 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, Q, QuerySet
 
-from rapport.core.permissions import scope_queryset
+from rapport.core.permissions import require, scope_queryset
 from rapport.integrations.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
 
 def _check_admin(actor: Any) -> None:
     if not getattr(actor, "is_admin", False):
         raise PermissionDenied("Only administrators manage webhooks.")
+    # An administrator's API key without a webhooks scope: 403, not an empty list.
+    require(actor, "view", WebhookEndpoint)
 
 
 def endpoint_list(*, actor: Any) -> QuerySet[WebhookEndpoint]:
