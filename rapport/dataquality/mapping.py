@@ -155,10 +155,10 @@ def suggest(headers: list[str], object_type: str, *, fuzzy: bool = True) -> dict
     # export has both `id` (an alias of external_id in other tools' files) and
     # `external_id`, and only the latter is the external id.
     for header in headers:
-        field = slug(header)
-        if field in choices and field not in used:
-            result[header] = field
-            used.add(field)
+        name = slug(header)
+        if name in choices and name not in used:
+            result[header] = name
+            used.add(name)
     for header in headers:
         if header in result:
             continue
