@@ -9,9 +9,9 @@ spreadsheet would run as formulas.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 
-from rapport.core import audit
+from rapport.core import audit, spreadsheets
 from rapport.core.jobs import Progress, job_create
 from rapport.core.models import AuditAction, AuditLogEntry, Job
 from rapport.core.permissions import SystemActor, system_actor  # noqa: F401  (re-exported)
@@ -38,7 +38,7 @@ from rapport.dataquality.choices import EXPORT_FORMATS
 from rapport.dataquality.mapping import CUSTOMER_TYPE
 
 BATCH = 2000
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_PREFIXES = spreadsheets.FORMULA_PREFIXES
 # Exports take the customer list's own filters (and `cf_<key>` for custom fields), so an
 # export from a list page holds exactly the rows the list shows.
 FILTERS = tuple(customer_selectors.FILTERS)
@@ -69,11 +69,8 @@ CONTACT_COLUMNS = [
 ]
 
 
-def neutralise(value: Any) -> Any:
-    """A cell a spreadsheet would evaluate (=, +, -, @, tab, CR first) gets a leading '."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
+# The writers below neutralise every cell (header names too); see core.spreadsheets.
+neutralise = spreadsheets.neutralise
 
 
 class ExportError(ValueError):
@@ -236,7 +233,7 @@ def contact_rows(queryset: QuerySet[Customer], columns: _Columns) -> Iterator[li
                 updated,
             ]
             row += [(custom or {}).get(key) for key, _ in columns.custom]
-            yield [neutralise(_fmt(v)) for v in row]
+            yield [_fmt(v) for v in row]
 
 
 class _Echo:
@@ -245,11 +242,11 @@ class _Echo:
 
 
 def stream_csv(rows: Iterator[list[Any]], header: list[str]) -> Iterator[str]:
-    """CSV text chunk by chunk (for a streaming response or a file)."""
-    writer = csv.writer(_Echo())
+    """CSV text chunk by chunk (for a streaming response or a file), neutralised."""
+    writer = spreadsheets.csv_writer(_Echo())
     yield "\ufeff" + writer.writerow(header)
     buffer = io.StringIO()
-    buffered = csv.writer(buffer)
+    buffered = spreadsheets.csv_writer(buffer)
     for count, row in enumerate(rows, start=1):
         buffered.writerow(row)
         if count % 500 == 0:
@@ -285,14 +282,7 @@ def write_export(
             for chunk in stream_csv(counted(), header):
                 out.write(chunk)
     elif file_format == "xlsx":
-        from openpyxl import Workbook
-
-        workbook = Workbook(write_only=True)
-        sheet = workbook.create_sheet("Export")
-        sheet.append(header)
-        for row in counted():
-            sheet.append(row)
-        workbook.save(target)
+        spreadsheets.write_xlsx(target, sheet="Export", rows=itertools.chain([header], counted()))
     else:
         raise ExportError(f"Unknown format {file_format!r}; use csv or xlsx.")
     if on_row is not None and count % 1000:

@@ -151,7 +151,17 @@ def suggest(headers: list[str], object_type: str, *, fuzzy: bool = True) -> dict
     choices = field_choices(object_type)
     result: dict[str, str] = {}
     used: set[str] = set()
+    # A header that *is* a field's name claims it before any alias can: Rapport's own
+    # export has both `id` (an alias of external_id in other tools' files) and
+    # `external_id`, and only the latter is the external id.
     for header in headers:
+        name = slug(header)
+        if name in choices and name not in used:
+            result[header] = name
+            used.add(name)
+    for header in headers:
+        if header in result:
+            continue
         field = _exact(header, choices)
         if field and field not in used:
             result[header] = field

@@ -4,7 +4,6 @@ The CLI and the UI's background tasks call the same functions here."""
 
 from __future__ import annotations
 
-import csv
 import shutil
 import uuid
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from rapport.core import spreadsheets
 from rapport.core.jobs import Progress, job_create
 from rapport.core.models import Job
 from rapport.core.permissions import require
@@ -327,18 +327,14 @@ def write_error_file(run: ImportRun) -> str:
         values, messages = reasons.setdefault(err.row, (err.values, []))
         messages.append(f"{err.field}: {err.message}" if err.field else err.message)
     with target.open("w", encoding="utf-8-sig", newline="") as out:
-        writer = csv.writer(out)
+        # The header names come from the uploaded file too: the writer neutralises them
+        # with every other cell (an administrator downloads other users' reports).
+        writer = spreadsheets.csv_writer(out)
         writer.writerow(["row", *run.headers, "reason"])
         for row, (values, messages) in sorted(reasons.items()):
             cells = list(values) + [""] * (len(run.headers) - len(values))
-            writer.writerow([row, *(_neutralise(c) for c in cells), "; ".join(messages)])
+            writer.writerow([row, *cells, "; ".join(messages)])
     return relative
-
-
-def _neutralise(value: str) -> str:
-    from rapport.dataquality.exporting import neutralise
-
-    return neutralise(value)
 
 
 def prune_uploads(*, older_than: Any) -> int:

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from rapport.core.errors import Conflict
 from rapport.core.http import AuthedRequest
 from rapport.core.permissions import can
+from rapport.core.redirects import safe_next
 from rapport.customers.models import Customer, CustomFieldDefinition
 from rapport.customers.selectors import capped_count
 from rapport.dedupe import merge as merging
@@ -40,6 +41,16 @@ def _float(value: str | None, default: float) -> float:
         return float(value)
     except ValueError:
         return default
+
+
+def _version(value: str | None) -> int | None:
+    """The version a compare page was rendered at; blank or 0 means "not checked"."""
+    if not value or not value.strip():
+        return None
+    version = int(value)  # ValueError for anything but a whole number
+    if not 0 <= version < 2**63:  # past a 64-bit column the database would raise instead
+        raise ValueError(value)
+    return version or None
 
 
 @login_required
@@ -236,8 +247,12 @@ def merge(request: AuthedRequest) -> HttpResponse:
         picked = post.get(f"pick_{key}")
         if picked in SIDES:
             choices[key] = "survivor" if picked == keep else "loser"
-    versions = {"a": post.get("version_a"), "b": post.get("version_b")}
-    back = request.POST.get("back") or reverse("dedupe:queue")
+    try:
+        versions = {side: _version(post.get(f"version_{side}")) for side in SIDES}
+    except ValueError:
+        return HttpResponseBadRequest("The record versions must be whole numbers.")
+    # `back` comes from the form: only a path on this site is followed (no open redirect).
+    back = safe_next(request, post.get("back"), reverse("dedupe:queue"))
     try:
         done = merging.customer_merge(
             actor=request.user,
@@ -245,8 +260,8 @@ def merge(request: AuthedRequest) -> HttpResponse:
             loser=loser,
             rule=post.get("rule") or SurvivorshipRule.MOST_COMPLETE,
             choices=choices,
-            survivor_version=int(versions[keep] or 0) or None,
-            loser_version=int(versions[({"a", "b"} - {keep}).pop()] or 0) or None,
+            survivor_version=versions[keep],
+            loser_version=versions[({"a", "b"} - {keep}).pop()],
         )
     except Conflict:
         messages.error(

