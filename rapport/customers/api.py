@@ -133,7 +133,7 @@ InteractionPage = page_schema(InteractionOut, "InteractionPage")
 
 CUSTOMER_SORTS = {
     "id": SortKey("id", "pk"),
-    "name": SortKey("name", "display_name"),
+    "name": SortKey("name", "sort_name"),
     "created_at": SortKey("created_at", "created_at"),
     "updated_at": SortKey("updated_at", "updated_at"),
 }

@@ -9,12 +9,15 @@ See docs/decisions/0002-one-customer-table.md.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
 from rapport.core.models import OwnedModel, TimestampedModel
+from rapport.customers.normalize import name_sort_key
 
 # The quality_issues bit of a record not scored yet (customers.quality.Issue.UNSCORED).
 UNSCORED = 1 << 30
@@ -44,6 +47,15 @@ class Tag(models.Model):
         return self.name
 
 
+class NameSortKeyField(models.CharField):
+    """`Customer.sort_name`: derived from display_name whenever Django writes the row."""
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> str:
+        value = name_sort_key(getattr(model_instance, "display_name", "") or "")
+        setattr(model_instance, self.attname, value)
+        return value
+
+
 class Customer(OwnedModel):
     kind = models.CharField(
         max_length=12, choices=CustomerKind.choices, default=CustomerKind.PERSON
@@ -54,6 +66,12 @@ class Customer(OwnedModel):
     last_name = models.CharField(max_length=100, blank=True)
     organization_name = models.CharField(max_length=200, blank=True)
     display_name = models.CharField(max_length=255, db_index=False)
+    # What lists sort names by: display_name as a person reads it (accents and case
+    # folded, a leading lower-case particle filed after the name; normalize.name_sort_key).
+    # Derived on every save() and bulk_create; writers that bypass both (the import's
+    # bulk insert, bulk_update) set it themselves. PostgreSQL compares it with the "C"
+    # collation (migration 0009) so both databases order it alike.
+    sort_name = NameSortKeyField(max_length=255, blank=True, default="")
     job_title = models.CharField(max_length=150, blank=True)
     birth_date = models.DateField(null=True, blank=True)
     language = models.CharField(max_length=16, blank=True, help_text="BCP 47 tag, e.g. en, fr-CA")
@@ -99,20 +117,20 @@ class Customer(OwnedModel):
 
     class Meta:
         indexes = [
-            models.Index(fields=["display_name", "id"], name="customer_name"),
-            models.Index(fields=["kind", "display_name", "id"], name="customer_kind_name"),
+            models.Index(fields=["sort_name", "id"], name="customer_name"),
+            models.Index(fields=["kind", "sort_name", "id"], name="customer_kind_name"),
             models.Index(fields=["-created_at", "-id"], name="customer_created"),
             models.Index(fields=["-updated_at", "-id"], name="customer_updated"),
             models.Index(fields=["primary_email"], name="customer_email"),
             models.Index(fields=["primary_phone"], name="customer_phone"),
-            models.Index(fields=["owner", "display_name", "id"], name="customer_owner_name"),
-            models.Index(fields=["team", "display_name", "id"], name="customer_team_name"),
+            models.Index(fields=["owner", "sort_name", "id"], name="customer_owner_name"),
+            models.Index(fields=["team", "sort_name", "id"], name="customer_team_name"),
             # Scoped reads in id order (the API's default): what SQLite's own (owner_id)
             # index gave, as its rows end in the rowid.
             models.Index(fields=["owner", "id"], name="customer_owner_id"),
             models.Index(fields=["team", "id"], name="customer_team_id"),
             # Lifecycle order is the stage codes' reverse alphabetical order.
-            models.Index(fields=["-lifecycle_stage", "display_name", "id"], name="customer_stage"),
+            models.Index(fields=["-lifecycle_stage", "sort_name", "id"], name="customer_stage"),
             # Filters on country (and city) and the list's country and city sorts, which
             # order by (country, city, id) and (city, id): walked, never sorted.
             models.Index(fields=["country", "city", "id"], name="customer_place"),
@@ -132,6 +150,13 @@ class Customer(OwnedModel):
 
     def __str__(self) -> str:
         return self.display_name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A save limited to some fields writes the sort key along with display_name.
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "display_name" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "sort_name"}
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("customers:detail", args=[self.pk])

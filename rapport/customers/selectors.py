@@ -80,7 +80,7 @@ FILTERS: dict[str, str] = {
 }
 
 SORTS: dict[str, SortKey] = {
-    "name": SortKey("name", "display_name"),
+    "name": SortKey("name", "sort_name"),
     "created": SortKey("created", "created_at"),
     "updated": SortKey("updated", "updated_at"),
     # Ties within a stage or a country are broken as their indexes hold the rows, so
@@ -90,7 +90,7 @@ SORTS: dict[str, SortKey] = {
     "stage": SortKey(
         "stage",
         "lifecycle_stage",
-        then=("display_name",),
+        then=("sort_name",),
         reversed=frozenset({"lifecycle_stage"}),
     ),
     "country": SortKey("country", "country", then=("city",)),
@@ -303,7 +303,7 @@ def with_list_columns(queryset: QuerySet[Customer]) -> QuerySet[Customer]:
 # `customer_email` on primary_email alone is ordered by (primary_email, id)); "pk" walks
 # the table itself. Sorts not listed here have no such index and are left to the planner.
 SORT_INDEXES = {
-    "display_name": "customer_name",
+    "sort_name": "customer_name",
     "lifecycle_stage": "customer_stage",
     "country": "customer_place",
     "city": "customer_city",

@@ -327,6 +327,7 @@ def refresh_derived_fields(customer: Customer, *, normalized: Collection[str] = 
     customer.city = address.city if address else ""
     customer.country = address.country if address else ""
     customer.display_name = display_name_for(customer)
+    customer.sort_name = normalize.name_sort_key(customer.display_name)
     customer.search_text = search_text_for(customer, emails, phones, _organization_names(customer))
     quality.apply(customer, address, normalized=normalized)
 
@@ -481,6 +482,7 @@ _DERIVED_FIELDS = [
     "city",
     "country",
     "display_name",
+    "sort_name",
     "search_text",
     "quality_score",
     "quality_issues",
@@ -1453,6 +1455,7 @@ def _refresh_derived_batch(customers: list[Customer]) -> None:
         customer.city = address.city if address else ""
         customer.country = address.country if address else ""
         customer.display_name = display_name_for(customer)
+        customer.sort_name = normalize.name_sort_key(customer.display_name)
         customer.search_text = search_text_for(
             customer, emails[customer.pk], phones[customer.pk], organizations[customer.pk]
         )

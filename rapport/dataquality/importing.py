@@ -407,6 +407,7 @@ def _new_customer(template: Customer, row: ContactRow, **values: Any) -> Custome
         city=address.get("city", ""),
         country=address.get("country", ""),
         display_name=row.display_name,
+        sort_name=normalize.name_sort_key(row.display_name),
         search_text=row.search_text,
         **values,
     )
@@ -1133,6 +1134,7 @@ class ContactImporter:
             customer.city = mine_addresses[0].city if mine_addresses else ""
             customer.country = mine_addresses[0].country if mine_addresses else ""
             customer.display_name = display_name_for(customer)
+            customer.sort_name = normalize.name_sort_key(customer.display_name)
             changes = audit.diff(before, audit.snapshot(customer, AUDITED))
             if new_tags:
                 changes["tags"] = [sorted(tags_now - set(new_tags)), sorted(tags_now)]
@@ -1187,6 +1189,7 @@ class ContactImporter:
                     "city",
                     "country",
                     "display_name",
+                    "sort_name",
                     "search_text",
                     "version",
                     "updated_at",
@@ -1257,6 +1260,7 @@ class ContactImporter:
                     lifecycle_changed_at=self._now,
                 )
                 org.display_name = display_name_for(org)
+                org.sort_name = normalize.name_sort_key(org.display_name)
                 org.search_text = search_text_for(org)
                 orgs.append(org)
             quality.apply_batch((org, None) for org in orgs)

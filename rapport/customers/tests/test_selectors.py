@@ -128,10 +128,10 @@ def test_unknown_sorts_are_rejected(admin, sort):
 
 LIFECYCLE_ORDER = ["subscriber", "lead", "customer", "churned"]
 ORDER_OF_SORT = {
-    "name": lambda c: (c.display_name, c.pk),
+    "name": lambda c: (c.sort_name, c.pk),
     "created": lambda c: (c.created_at, c.pk),
     "updated": lambda c: (c.updated_at, c.pk),
-    "stage": lambda c: (LIFECYCLE_ORDER.index(c.lifecycle_stage), c.display_name, c.pk),
+    "stage": lambda c: (LIFECYCLE_ORDER.index(c.lifecycle_stage), c.sort_name, c.pk),
     "country": lambda c: (c.country, c.city, c.pk),
     "city": lambda c: (c.city, c.pk),
     "email": lambda c: (c.primary_email, c.pk),
