@@ -100,6 +100,7 @@ def import_foreground(
     dry_run: bool = False,
     on_progress: Callable[[int], None] | None = None,
     batch_size: int | None = None,
+    encoding: str | None = None,
 ) -> tuple[ImportResult, ResolvedMapping]:
     """Import a file in this process (`rapport import`). A real run is recorded as an
     ImportRun (its checkpoint and failed rows, as a UI import's are); a run that cannot
@@ -128,6 +129,7 @@ def import_foreground(
             run=run,
             on_progress=on_progress,
             batch_size=batch_size,
+            encoding=encoding,
         )
     except Exception:
         if run is not None:
