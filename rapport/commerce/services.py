@@ -33,7 +33,7 @@ from rapport.commerce.money import ZERO, normalize_currency, parse_amount
 from rapport.commerce.schemas import order_payload, product_payload, shipment_payload
 from rapport.core import audit, outbox
 from rapport.core.models import AuditAction
-from rapport.core.permissions import Scope, acting_user, can, require
+from rapport.core.permissions import Scope, acting_user, can, require, require_assignees_exist
 from rapport.core.versioning import bump_version, lock_for_change
 from rapport.customers import selectors as customer_selectors
 from rapport.customers import services as customer_services
@@ -167,6 +167,8 @@ def check_assignment(
     `all` scope anyone to anyone; `team` scope within their teams; `own` keeps it."""
     grant = actor.grant_for(object_type)
     if grant.scope == Scope.ALL:
+        # The narrower scopes only allow assignees that exist (themselves, their teams).
+        require_assignees_exist(owner_id=owner_id, team_id=team_id)
         return
     current_owner = current.owner_id if current is not None else None
     current_team = current.team_id if current is not None else None

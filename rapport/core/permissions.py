@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 
 ACTIONS = ("view", "create", "edit", "delete", "export")
@@ -114,6 +114,25 @@ def require(actor: Actor, action: str, target: type[models.Model] | models.Model
         raise PermissionDenied(
             f"You may not {action} this {object_type_of(target).split('.')[-1]}."
         )
+
+
+def require_assignees_exist(*, owner_id: int | None, team_id: int | None) -> None:
+    """A ValidationError naming `owner_id` / `team_id` when no such user or team exists.
+
+    Without it the write goes through and the foreign key fails at commit (a 500 on
+    PostgreSQL, whose constraints are checked at the end of the transaction).
+    """
+    from django.apps import apps
+    from django.contrib.auth import get_user_model
+
+    errors: dict[str, str] = {}
+    if owner_id is not None and not get_user_model().objects.filter(pk=owner_id).exists():
+        errors["owner_id"] = f"There is no user #{owner_id}."
+    team_model = apps.get_model("identity", "Team")
+    if team_id is not None and not team_model.objects.filter(pk=team_id).exists():
+        errors["team_id"] = f"There is no team #{team_id}."
+    if errors:
+        raise ValidationError(errors)
 
 
 def acting_user(actor: Any) -> Any:

@@ -16,7 +16,13 @@ from django.utils import timezone
 
 from rapport.core import audit, outbox
 from rapport.core.models import AuditAction
-from rapport.core.permissions import Scope, acting_user, object_type_of, require
+from rapport.core.permissions import (
+    Scope,
+    acting_user,
+    object_type_of,
+    require,
+    require_assignees_exist,
+)
 from rapport.core.versioning import lock_for_change
 from rapport.customers import normalize, quality
 from rapport.customers.custom_fields import validate_custom_fields
@@ -250,6 +256,8 @@ def check_assignment(
     their own teams; `own` scope keeps records with themselves."""
     grant = actor.grant_for(CUSTOMER_TYPE)
     if grant.scope == Scope.ALL:
+        # The narrower scopes only allow assignees that exist (themselves, their teams).
+        require_assignees_exist(owner_id=owner_id, team_id=team_id)
         return
     current_owner = current.owner_id if current else actor.pk
     current_team = current.team_id if current else None

@@ -92,3 +92,16 @@ def test_a_key_without_commerce_scopes_gets_403_not_an_empty_list(user: Any, pat
     assert response.status_code == 403, response.content
     assert response.json()["type"].endswith("/forbidden")
     assert api_for(user).get(path).status_code == 200
+
+
+@pytest.mark.parametrize(("field", "message"), [("owner_id", "user"), ("team_id", "team")])
+def test_assigning_an_order_to_no_such_user_or_team_is_a_422(field: str, message: str) -> None:
+    boss = commerce_user("all")
+    api = api_for(boss)
+    customer = CustomerFactory(owner=boss)
+    body = {"customer_id": customer.pk, "currency": "EUR", "total": "5.00", field: 424242}
+    response = api.post("/orders", body)
+    assert response.json()["errors"] == [
+        {"field": field, "message": f"There is no {message} #424242."}
+    ]
+    assert not Order.objects.exists()

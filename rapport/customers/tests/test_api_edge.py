@@ -48,3 +48,18 @@ def test_a_url_custom_field_that_looks_like_a_format_string_is_a_422(
     assert error["message"] == f"{text!r} is not a web address."
     person.refresh_from_db()
     assert "home" not in person.custom_fields
+
+
+@pytest.mark.parametrize(("field", "message"), [("owner_id", "user"), ("team_id", "team")])
+def test_assigning_a_person_to_no_such_user_or_team_is_a_422(
+    admin: Any, api: ApiClient, field: str, message: str
+) -> None:
+    """The foreign key would only fail at commit: a 500 on PostgreSQL, found by schemathesis."""
+    person = make_person(admin)
+    response = api.patch(f"/persons/{person.pk}", {field: 424242})
+    assert response.status_code == 422, response.content
+    assert response.json()["errors"] == [
+        {"field": field, "message": f"There is no {message} #424242."}
+    ]
+    created = api.post("/persons", {"first_name": "Ada", field: 424242})
+    assert created.status_code == 422
