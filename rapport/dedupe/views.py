@@ -43,14 +43,20 @@ def _float(value: str | None, default: float) -> float:
         return default
 
 
+def _whole(value: str | None) -> int:
+    """A whole number from a form field; ValueError for anything else, including numbers
+    past a 64-bit column, which the database would refuse with an error of its own."""
+    number = int(value or "")
+    if not 0 <= number < 2**63:
+        raise ValueError(value)
+    return number
+
+
 def _version(value: str | None) -> int | None:
     """The version a compare page was rendered at; blank or 0 means "not checked"."""
     if not value or not value.strip():
         return None
-    version = int(value)  # ValueError for anything but a whole number
-    if not 0 <= version < 2**63:  # past a 64-bit column the database would raise instead
-        raise ValueError(value)
-    return version or None
+    return _whole(value) or None
 
 
 @login_required
@@ -233,8 +239,8 @@ def compare_customers(request: AuthedRequest, pk: int, other: int) -> HttpRespon
 def merge(request: AuthedRequest) -> HttpResponse:
     post = request.POST
     try:
-        a = selectors.visible_customer(actor=request.user, pk=int(post.get("a", "")))
-        b = selectors.visible_customer(actor=request.user, pk=int(post.get("b", "")))
+        a = selectors.visible_customer(actor=request.user, pk=_whole(post.get("a")))
+        b = selectors.visible_customer(actor=request.user, pk=_whole(post.get("b")))
     except ValueError:
         return HttpResponseBadRequest("Name the two records to merge.")
     keep = post.get("keep")

@@ -178,16 +178,17 @@ def test_inline_edit_timeline_filter_and_infinite_scroll_in_the_browser(page, li
 
     assert page.locator(".timeline-item").count() == 30
     page.locator(".timeline-more").scroll_into_view_if_needed()
-    page.wait_for_function("document.querySelectorAll('.timeline-item').length >= 60")
+    # Predicates as functions: a bare expression is polled with eval, which the CSP refuses.
+    page.wait_for_function("() => document.querySelectorAll('.timeline-item').length >= 60")
     page.locator(".timeline-more").scroll_into_view_if_needed()
-    page.wait_for_function("document.querySelectorAll('.timeline-item').length === 75")
+    page.wait_for_function("() => document.querySelectorAll('.timeline-item').length === 75")
     assert page.locator(".timeline-more").count() == 0
 
     page.click(".timeline-filters summary")
     call_box = page.locator(".timeline-filters input[name=kind][value=call]")
     call_box.check()
     page.wait_for_function(
-        "Array.from(document.querySelectorAll('.timeline-item'))"
+        "() => Array.from(document.querySelectorAll('.timeline-item'))"
         ".every(e => e.classList.contains('kind-call'))"
     )
     assert page.locator(".timeline-item").count() == 30
@@ -198,7 +199,9 @@ def test_inline_edit_timeline_filter_and_infinite_scroll_in_the_browser(page, li
     assert page.inner_text("#timeline-filter-count").strip() == "(1)"
 
     call_box.uncheck()
-    page.wait_for_function("document.querySelectorAll('.timeline-item.kind-email').length > 0")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.timeline-item.kind-email').length > 0"
+    )
     assert page.inner_text("#timeline-filter-count").strip() == ""
 
 

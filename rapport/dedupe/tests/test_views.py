@@ -259,3 +259,12 @@ def test_the_stale_version_path_returns_to_a_local_compare_page(client, admin):
         },
     )
     assert response.status_code == 302 and response["Location"] == back
+
+
+@pytest.mark.parametrize("pk", ["", "abc", "9" * 30, "-1"])
+def test_a_malformed_record_id_is_a_400(client, admin, pk):
+    a = person(admin, "Ada", "Lovelace")
+    client.force_login(admin)
+    response = client.post(reverse("dedupe:merge"), {"a": a.pk, "b": pk, "keep": "a"})
+    assert response.status_code == 400
+    assert "Name the two records to merge" in response.content.decode()

@@ -1,5 +1,7 @@
 // Rapport's small progressive enhancements: sidebar toggle, Ctrl-K palette, keyboard
-// navigation in search suggestions, htmx error handling. Everything works without it.
+// navigation in search suggestions, htmx error handling, and the data-* behaviours below
+// that replace inline on*= and hx-on handlers (the Content-Security-Policy runs no inline
+// script). Everything works without it.
 (function () {
   "use strict";
 
@@ -103,5 +105,29 @@
   document.addEventListener("click", function (event) {
     const p = palette();
     if (p && !p.hidden && event.target === p) closePalette();
+    if (event.target.closest("[data-open-palette]")) openPalette();
+    if (event.target.closest("[data-print]")) window.print();
+  });
+
+  // <form data-confirm="Question?">: submitted only once the user confirms.
+  document.addEventListener("submit", function (event) {
+    const form = event.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+  }, true);
+
+  // <select data-autosubmit>: picking a value submits its form.
+  document.addEventListener("change", function (event) {
+    const field = event.target.closest("[data-autosubmit]");
+    if (field && field.form) field.form.requestSubmit();
+  });
+
+  // <form data-reset-after-swap-into="ID">: cleared once its htmx request succeeded and
+  // was swapped into #ID (an error response re-renders the form instead).
+  document.addEventListener("htmx:afterRequest", function (event) {
+    const form = event.detail.elt;
+    const into = form instanceof HTMLFormElement ? form.dataset.resetAfterSwapInto : null;
+    if (into && event.detail.successful && event.detail.target && event.detail.target.id === into) {
+      form.reset();
+    }
   });
 })();
