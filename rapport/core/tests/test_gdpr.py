@@ -44,6 +44,13 @@ def test_scrub_replaces_only_the_persons_strings_anywhere_in_json():
     assert scrubbed["customer"] == {"name": REDACTED, "city": "Paris", "emails": [REDACTED]}
     assert "zoe@example.com" not in scrubbed and scrubbed["total"] == 12.5
     assert _ctx().scrub({"city": "Paris"}) == ({"city": "Paris"}, False)
+    # The person's own payload goes whole, by id, even with no identifier left in it.
+    person = {"id": 1, "kind": "person", "first_name": "Zoë", "emails": []}
+    other = {"id": 2, "kind": "person", "first_name": "Zoë", "emails": []}
+    assert _ctx().scrub({"restored": person, "survivor": other}) == (
+        {"restored": {"id": 1, "erased": True}, "survivor": other},
+        True,
+    )
 
 
 def test_gdpr_contributors_are_registered_by_every_app_that_holds_personal_data():
@@ -74,6 +81,13 @@ def test_sweep_finds_non_ascii_values_in_json_columns_and_leaves_other_rows():
     mine.refresh_from_db()
     other.refresh_from_db()
     assert mine.data == {"n": REDACTED} and other.data == {"n": "Zoltan"}
+    # Found by the person's id when no identifier is left in it.
+    renamed = OutboxEvent.objects.create(
+        type="customer.updated", data={"customer": {"id": 1, "kind": "person", "n": "Zo"}}
+    )
+    assert sweep(OutboxEvent.objects.all(), _ctx(), json_fields=["data"]) == 1
+    renamed.refresh_from_db()
+    assert renamed.data == {"customer": {"id": 1, "erased": True}}
 
 
 @pytest.mark.django_db
