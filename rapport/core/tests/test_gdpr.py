@@ -142,3 +142,18 @@ def test_stored_files_lose_the_persons_rows_and_keep_everything_else(tmp_path: P
     assert kept == [["name", "email"], ["Bob", "bob@example.com"]]
     assert not (tmp_path / "archive.zip").exists()
     assert (tmp_path / "unrelated.csv").read_text() == "name\nBob\n"
+
+
+def test_every_app_with_rows_about_customers_has_a_gdpr_contributor():
+    """A new app that links rows to a customer must say what erasure does with them."""
+    from django.apps import apps
+
+    customer = apps.get_model("customers", "Customer")
+    contributing = {c.key.split(".")[0] for c in registry.gdpr_contributors()}
+    holding = {
+        model._meta.app_label
+        for model in apps.get_models()
+        for f in model._meta.get_fields()
+        if f.is_relation and f.concrete and f.related_model is customer
+    }
+    assert holding and holding <= contributing, holding - contributing
