@@ -48,7 +48,7 @@ class ErasureContext:
     actor: Any
     customer_id: int
     label: str  # what the person is called from now on: "Erased customer #12"
-    # Casefolded values that point at this one person (e-mail, phone, external id, full
+    # Lower-cased values that point at this one person (e-mail, phone, external id, full
     # name, street, a note's text). A string that holds one as a whole word sequence is
     # theirs. A lone first name, job title or city is not searched for: it would blank
     # everyone else's "Grace" or "Engineer"; the rows about the person's own records are
@@ -162,8 +162,10 @@ def sweep(
     rows changed. `updater(queryset, **values)` writes (default: QuerySet.update)."""
     text_fields, json_fields = list(text_fields), list(json_fields)
     update = updater or (lambda rows, **values: rows.update(**values))
-    changed_rows = 0
     rows = ctx.candidates(queryset, text_fields=text_fields, json_fields=json_fields)
+    # Read first, write after: SQLite gives no isolation between a half-read cursor and
+    # writes to the same table on one connection.
+    changes: list[tuple[Any, dict[str, Any]]] = []
     for row in rows.only("pk", *text_fields, *json_fields).iterator(chunk_size=CHUNK):
         values: dict[str, Any] = {}
         for name in text_fields:
@@ -175,9 +177,12 @@ def sweep(
             if changed:
                 values[name] = new
         if values:
-            update(queryset.model._base_manager.filter(pk=row.pk), **values)
-            changed_rows += 1
-    return changed_rows
+            changes.append((row.pk, values))
+    for pk, values in changes:
+        # The default manager: a model that refuses updates (the audit log) keeps refusing
+        # unless the caller passes the sanctioned updater.
+        update(queryset.model._default_manager.filter(pk=pk), **values)
+    return len(changes)
 
 
 def chunked(ids: Iterable[str], size: int = CHUNK) -> Iterator[list[str]]:

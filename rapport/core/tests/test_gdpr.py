@@ -157,3 +157,12 @@ def test_every_app_with_rows_about_customers_has_a_gdpr_contributor():
         if f.is_relation and f.concrete and f.related_model is customer
     }
     assert holding and holding <= contributing, holding - contributing
+
+
+@pytest.mark.django_db
+def test_a_sweep_of_the_audit_log_without_the_sanctioned_updater_is_refused():
+    audit.entry(
+        actor=None, action="update", object_type="x.y", object_id=1, object_repr="zoe@example.com"
+    ).save(force_insert=True)
+    with pytest.raises(TypeError):
+        sweep(AuditLogEntry.objects.all(), _ctx(), text_fields=["object_repr"])
