@@ -24,11 +24,12 @@ from rapport.core.models import AuditLogEntry, Job, OutboxEvent
 from rapport.customers import services
 from rapport.customers.models import Customer
 from rapport.customers.services import AddressInput, CustomerInput
+from rapport.customers.tests.api_support import ApiClient
 from rapport.customers.tests.factories import organization, person
 from rapport.dataquality import exporting
 from rapport.dataquality import services as import_services
 from rapport.dedupe.merge import customer_merge
-from rapport.identity.tests.factories import UserFactory
+from rapport.identity.tests.factories import UserFactory, api_key_for
 from rapport.integrations import services as webhook_services
 from rapport.integrations.models import WebhookDelivery
 from rapport.integrations.tests.receiver import running_receiver
@@ -104,8 +105,20 @@ def _spread(admin: Any, grace: Customer, receiver: Any) -> dict[str, Any]:
     files = Path(settings.VAR_DIR) / "files"
     # Someone else, whose data must survive in the same tables and files.
     stranger = person(admin, OTHER, "Person", emails=[f"{OTHER}@example.com"])
-    # A duplicate record of the person, merged into it.
-    twin = person(admin, f"{MARK}first", f"{MARK}last", emails=[f"{MARK}.twin@example.com"])
+    # A duplicate record of the person, created over the API with an Idempotency-Key (the
+    # response is stored for replays), then merged into it.
+    _, raw_key = api_key_for(admin, ["customers.customer:read", "customers.customer:write"])
+    created = ApiClient(raw_key).post(
+        "/persons",
+        {
+            "first_name": f"{MARK}first",
+            "last_name": f"{MARK}last",
+            "emails": [{"email": f"{MARK}.twin@example.com"}],
+        },
+        **{"Idempotency-Key": "twin-1"},
+    )
+    assert created.status_code == 201, created.content
+    twin = Customer.objects.get(pk=created.json()["id"])
     customer_merge(actor=admin, survivor=grace, loser=twin)
     # Orders and a shipment, with a tracking scan that quotes the street.
     product = ProductFactory()
@@ -233,6 +246,7 @@ def test_erasure_leaves_the_marker_in_no_table_and_no_file(admin, receiver, imme
         "dataquality_importrowerror",
         "dedupe_customermerge",
         "commerce_shipmentevent",
+        "core_idempotencyrecord",
     } <= before[MARK], before[MARK]
     assert "customers_phonenumber" in before[PHONE]
     files_before = _files_holding(var, MARK, OTHER)

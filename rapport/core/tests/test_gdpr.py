@@ -44,6 +44,13 @@ def test_scrub_replaces_only_the_persons_strings_anywhere_in_json():
     assert scrubbed["customer"] == {"name": REDACTED, "city": "Paris", "emails": [REDACTED]}
     assert "zoe@example.com" not in scrubbed and scrubbed["total"] == 12.5
     assert _ctx().scrub({"city": "Paris"}) == ({"city": "Paris"}, False)
+    # The person's own payload goes whole, by id, even with no identifier left in it.
+    person = {"id": 1, "kind": "person", "first_name": "Zoë", "emails": []}
+    other = {"id": 2, "kind": "person", "first_name": "Zoë", "emails": []}
+    assert _ctx().scrub({"restored": person, "survivor": other}) == (
+        {"restored": {"id": 1, "erased": True}, "survivor": other},
+        True,
+    )
 
 
 def test_gdpr_contributors_are_registered_by_every_app_that_holds_personal_data():
@@ -74,6 +81,13 @@ def test_sweep_finds_non_ascii_values_in_json_columns_and_leaves_other_rows():
     mine.refresh_from_db()
     other.refresh_from_db()
     assert mine.data == {"n": REDACTED} and other.data == {"n": "Zoltan"}
+    # Found by the person's id when no identifier is left in it.
+    renamed = OutboxEvent.objects.create(
+        type="customer.updated", data={"customer": {"id": 1, "kind": "person", "n": "Zo"}}
+    )
+    assert sweep(OutboxEvent.objects.all(), _ctx(), json_fields=["data"]) == 1
+    renamed.refresh_from_db()
+    assert renamed.data == {"customer": {"id": 1, "erased": True}}
 
 
 @pytest.mark.django_db
@@ -128,3 +142,27 @@ def test_stored_files_lose_the_persons_rows_and_keep_everything_else(tmp_path: P
     assert kept == [["name", "email"], ["Bob", "bob@example.com"]]
     assert not (tmp_path / "archive.zip").exists()
     assert (tmp_path / "unrelated.csv").read_text() == "name\nBob\n"
+
+
+def test_every_app_with_rows_about_customers_has_a_gdpr_contributor():
+    """A new app that links rows to a customer must say what erasure does with them."""
+    from django.apps import apps
+
+    customer = apps.get_model("customers", "Customer")
+    contributing = {c.key.split(".")[0] for c in registry.gdpr_contributors()}
+    holding = {
+        model._meta.app_label
+        for model in apps.get_models()
+        for f in model._meta.get_fields()
+        if f.is_relation and f.concrete and f.related_model is customer
+    }
+    assert holding and holding <= contributing, holding - contributing
+
+
+@pytest.mark.django_db
+def test_a_sweep_of_the_audit_log_without_the_sanctioned_updater_is_refused():
+    audit.entry(
+        actor=None, action="update", object_type="x.y", object_id=1, object_repr="zoe@example.com"
+    ).save(force_insert=True)
+    with pytest.raises(TypeError):
+        sweep(AuditLogEntry.objects.all(), _ctx(), text_fields=["object_repr"])
