@@ -106,6 +106,20 @@ def test_an_overlong_cell_is_refused(
     assert not Customer.objects.exists() or Customer.objects.count() <= 1
 
 
+def test_the_cli_refuses_a_file_past_a_limit_before_writing_any_row(
+    capsys: Any, settings: Any, write_csv: Callable[..., Path]
+) -> None:
+    settings.IMPORT_MAX_CELL_CHARS = 100
+    # Rows read lazily, a batch at a time (the importer reads ahead up to this many).
+    settings.IMPORT_PARALLEL_AFTER_ROWS = 10
+    settings.IMPORT_VALIDATION_PROCESSES = 0
+    path = write_csv([contact(i) for i in range(1, 50)] + [contact(50, address_line2="y" * 200)])
+    code, _, err = run_cli(capsys, "import", "contacts", str(path), "--batch-size", "10")
+    assert code != 0
+    assert "row 51: a cell is longer than 100 characters" in err
+    assert not Customer.objects.exists()
+
+
 def write_zip_bomb(path: Path, inflated_mb: int) -> None:
     """A small XLSX whose shared strings inflate to `inflated_mb` MB, as a zip bomb does
     (written in chunks: the test never holds it whole)."""
