@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 UV := $(BIN)/uv
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= auto
+# `make run PORT=8080 HOST=0.0.0.0` serves elsewhere than 127.0.0.1:8000.
+PORT ?= 8000
+HOST ?= 127.0.0.1
 
 .PHONY: run install migrate demo serve test lint test-python browser fmt lock clean bench
 
@@ -30,14 +33,18 @@ demo: install
 	$(BIN)/rapport demo
 
 serve: install
-	$(BIN)/rapport serve
+	$(BIN)/rapport serve --host $(HOST) --port $(PORT)
 
 # Debian's Chromium drives the browser tests (Playwright cannot download its own here).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "Installing Debian's chromium for the browser tests…"; \
+	@if command -v chromium >/dev/null 2>&1; then \
+	  echo "Browser tests use $$(command -v chromium)."; \
+	else \
+	  echo "Chromium is missing: installing Debian's chromium for the browser tests (apt-get, needs root or sudo)…"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	  echo "Installed $$(command -v chromium)."; \
+	fi
 
 lint: install
 	$(BIN)/ruff check rapport benchmarks
@@ -49,7 +56,8 @@ lint: install
 test-python: install browser
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile -q $(PYTEST_ARGS)
 
-test: lint test-python
+# The browser check comes first, so that `make test` says at once whether it installs one.
+test: browser lint test-python
 
 fmt: install
 	$(BIN)/ruff check --fix rapport benchmarks

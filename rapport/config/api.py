@@ -5,6 +5,7 @@ from __future__ import annotations
 from rapport.commerce.api import router as commerce_router
 from rapport.core.api import build_api
 from rapport.customers.api import router as customers_router
+from rapport.dataquality.api import router as dataquality_router
 from rapport.dedupe.api import router as dedupe_router
 from rapport.identity.api import router as identity_router
 from rapport.identity.auth import api_auth
@@ -16,3 +17,4 @@ api.add_router("/", customers_router)
 api.add_router("/", commerce_router)
 api.add_router("/", integrations_router)
 api.add_router("/", dedupe_router)
+api.add_router("/", dataquality_router)

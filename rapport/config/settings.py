@@ -341,10 +341,17 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "housekeeping_at_debug": {"()": "rapport.core.logfilters.HousekeepingAtDebug"},
+        "no_403_traceback": {"()": "rapport.core.logfilters.PermissionDeniedWithoutTraceback"},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "axes": {"level": "WARNING"},
+        # Periodic housekeeping at DEBUG; a 403 as one warning line (core/logfilters.py).
+        "django_tasks": {"filters": ["housekeeping_at_debug"]},
+        "django.request": {"filters": ["no_403_traceback"]},
     },
 }
 

@@ -9,6 +9,7 @@ See docs/decisions/0740-cli-errors-and-exit-codes.md.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, NoReturn, TextIO
 
 from django.core.management.base import CommandError, CommandParser
@@ -49,6 +50,8 @@ class OneLineParser(CommandParser):
     entry point prints one line (or the problem object) and exits with EXIT_USAGE."""
 
     def error(self, message: str) -> NoReturn:
+        # "argument --port: --port must be …" says the option's name once.
+        message = re.sub(r"^argument (\S+): \1 ", r"\1 ", message)
         raise UsageError(f"{message} (see rapport {self._subcommand()} --help)")
 
     def _subcommand(self) -> str:

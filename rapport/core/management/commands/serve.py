@@ -12,6 +12,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+from argparse import ArgumentTypeError
 from typing import Any
 
 from django.conf import settings
@@ -19,12 +20,23 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 
+def _port(text: str) -> int:
+    # Checked while parsing, before Django sets up: a typo is reported at once.
+    try:
+        port = int(text)
+    except ValueError:
+        raise ArgumentTypeError(f"invalid port {text!r}: use a number") from None
+    if not 1 <= port <= 65535:
+        raise ArgumentTypeError(f"--port must be between 1 and 65535, not {port}")
+    return port
+
+
 class Command(BaseCommand):
     help = "Serve Rapport over HTTP with background task workers beside it."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--port", type=_port, default=8000)
         parser.add_argument(
             "--workers", type=int, default=2, help="Web server processes (default 2)."
         )
@@ -45,8 +57,6 @@ class Command(BaseCommand):
         from granian.constants import Interfaces
         from granian.log import LogLevels
 
-        if not 1 <= options["port"] <= 65535:
-            raise CommandError(f"--port must be between 1 and 65535, not {options['port']}.")
         if options["workers"] < 1 or options["threads"] < 1 or options["task_workers"] < 0:
             raise CommandError(
                 "--workers and --threads must be at least 1 and --task-workers at least 0."
