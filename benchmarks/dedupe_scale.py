@@ -194,6 +194,14 @@ def main() -> None:
         "--database",
         help="SQLite file to use; when it already holds the persons, skip the (slow) insert",
     )
+    parser.add_argument(
+        "--without",
+        action="append",
+        choices=["birth_date", "phone", "address"],
+        default=[],
+        help="blank this column in every record before the run (repeatable): data that "
+        "lacks it, as many CRMs do",
+    )
     args = parser.parse_args()
 
     path = args.database or f"{tempfile.mkdtemp(prefix='dedupe-scale-')}/scale.sqlite3"
@@ -224,9 +232,23 @@ def main() -> None:
         insert(rows)
         print(f"inserted into SQLite in {time.perf_counter() - t:.1f}s", flush=True)
 
+    if "birth_date" in args.without:
+        Customer.objects.update(birth_date=None)
+    if "phone" in args.without:
+        Customer.objects.update(primary_phone="")
+    if "address" in args.without:
+        from rapport.customers.models import Address
+
+        Address.objects.all().delete()
+        Customer.objects.update(city="")
+    if args.without:
+        print(f"blanked: {', '.join(args.without)}", flush=True)
+
     t = time.perf_counter()
     cpu = time.process_time()
     run, detection = services.run_full(threshold=args.threshold)
+    print(f"run status: {run.status} {run.error}", flush=True)
+    print(f"model plan: {run.parameters.get('plan')}", flush=True)
     wall = time.perf_counter() - t
     cpu = time.process_time() - cpu
 

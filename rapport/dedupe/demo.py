@@ -42,9 +42,16 @@ def load(stdout: Any = None) -> str:
     made = 0
     with transaction.atomic():
         for original in rng.sample(people, min(DUPLICATES, len(people))):
-            variant = rng.randrange(4)
+            # Copies as people re-enter them, from near-identical to barely alike, so the
+            # queue shows the model's real spread of probabilities (not every pair at the
+            # top): a typo, another e-mail, an initial, no e-mail; moved house with no
+            # birth date given; a surname typo with no phone and no birth date.
+            variant = rng.randrange(6)
             first, last = original.first_name, original.last_name
             email = original.primary_email
+            birth_date = original.birth_date if variant < 4 else None
+            phone = original.primary_phone if variant != 5 else ""
+            address = next(iter(original.addresses.all()), None) if variant != 4 else None
             if variant == 0:
                 last = _typo(rng, last)
             elif variant == 1:
@@ -52,19 +59,18 @@ def load(stdout: Any = None) -> str:
                 email = f"{local}@{rng.choice(['gmail.com', 'outlook.com', 'web.de'])}"
             elif variant == 2:
                 first = first[:1] + "."
-            address = next(iter(original.addresses.all()), None)
+            elif variant == 5:
+                last = _typo(rng, last)
             services.customer_create(
                 actor=actor,
                 data=CustomerInput(
                     kind=CustomerKind.PERSON,
                     first_name=first,
                     last_name=last,
-                    birth_date=original.birth_date,
+                    birth_date=birth_date,
                     source=MARK,
                     emails=[EmailInput(email=email)] if variant != 3 else [],
-                    phones=[PhoneInput(number=original.primary_phone)]
-                    if original.primary_phone
-                    else [],
+                    phones=[PhoneInput(number=phone)] if phone else [],
                     addresses=[
                         AddressInput(
                             line1=address.line1,

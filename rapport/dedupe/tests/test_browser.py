@@ -12,7 +12,7 @@ from rapport.customers.models import Address, Customer
 from rapport.customers.services import AddressInput
 from rapport.customers.tests.factories import person
 from rapport.customers.tests.test_browser import login
-from rapport.dedupe.models import DuplicatePair, PairStatus
+from rapport.dedupe.models import DuplicatePair, DuplicateRun, PairStatus, RunMode, RunStatus
 from rapport.identity.tests.factories import user_with
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -96,3 +96,36 @@ def test_the_merge_message_offers_undo_and_the_shared_address_shows_once(page, l
     assert Customer.objects.get(pk=b.pk).merged_into_id is None
     assert Address.objects.filter(customer=b).count() == 1
     assert Address.objects.filter(customer=a).count() == 1
+
+
+def test_the_queue_counts_its_pairs_shows_their_spread_and_why_a_run_did_not_train(
+    page, live_server
+):
+    manager = user_with(Scope.OWN)
+    people = [person(manager, "Grace", f"Hopper{i}") for i in range(5)]
+    for i, (p, w) in enumerate([(0.9999999, 24.0), (0.996, 9.1), (0.93, 4.7), (0.62, 1.2)]):
+        DuplicatePair.objects.create(
+            customer_a=people[i],
+            customer_b=people[i + 1],
+            probability=p,
+            match_weight=w,
+            details={"name": {"level": "Exact match on full_name", "weight": w}},
+        )
+    DuplicateRun.objects.create(
+        mode=RunMode.FULL,
+        status=RunStatus.UNTRAINED,
+        threshold=0.9,
+        error="Duplicate detection could not learn its model from this data: only names "
+        "could be used.",
+    )
+    login(page, live_server, manager)
+
+    page.goto(live_server.url + reverse("dedupe:queue"))
+    expect(page.locator("#open-count")).to_have_text("4 open pairs")
+    expect(page.locator(".dedupe-queue .percent")).to_have_text(["> 99.9%", "99.6%", "93%", "62%"])
+    expect(page.locator("#detection-problem")).to_contain_text("only names could be used")
+    page.screenshot(path="/tmp/dedupe-queue-spread.png", full_page=True)
+
+    page.select_option("#min-probability", "0.95")
+    expect(page.locator("#open-count")).to_have_text("2 open pairs")
+    expect(page.locator(".dedupe-queue .percent")).to_have_count(2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from argparse import ArgumentParser, ArgumentTypeError
 from collections.abc import Callable
@@ -116,23 +117,47 @@ def _label(record: dict[str, Any]) -> str:
     return f"{record['name']} (#{record['id']}{ext})"
 
 
+HEARTBEAT_SECONDS = 10.0
+
+
 def _progress_reporter() -> tuple[Callable[[str, int], None], Callable[[], None]]:
     """Progress on stderr, never stdout (which may be JSON): a bar on a terminal, one line
-    per step when stderr is piped or logged, so a long run never looks stuck."""
+    per step when stderr is piped or logged. Some steps are one long engine call (u from a
+    million random pairs takes a minute on a busy machine), so a heartbeat repeats the
+    current step with the elapsed time every HEARTBEAT_SECONDS: a run never looks stuck."""
     started = time.monotonic()
+    state: dict[str, Any] = {"step": "starting", "pct": 0}
+    done = threading.Event()
+    bar = None
     if sys.stderr.isatty():
         from tqdm import tqdm
 
         bar = tqdm(total=100, desc="dedupe", unit="%", file=sys.stderr)
 
-        def on_bar(step: str, pct: int) -> None:
-            bar.set_postfix_str(step)
-            bar.update(max(0, pct - bar.n))
-
-        return on_bar, bar.close
-
-    def on_line(step: str, pct: int) -> None:
-        sys.stderr.write(f"dedupe: {pct:3d}% {step} ({time.monotonic() - started:.0f} s)\n")
+    def show(note: str = "") -> None:
+        elapsed = time.monotonic() - started
+        if bar is not None:
+            bar.set_postfix_str(f"{state['step']}{note}")
+            bar.update(max(0, int(state["pct"]) - bar.n))
+            return
+        sys.stderr.write(f"dedupe: {state['pct']:3d}% {state['step']}{note} ({elapsed:.0f} s)\n")
         sys.stderr.flush()
 
-    return on_line, lambda: None
+    def report(step: str, pct: int) -> None:
+        state["step"], state["pct"] = step, pct
+        show()
+
+    def heartbeat() -> None:
+        while not done.wait(HEARTBEAT_SECONDS):
+            show(", still working")
+
+    beat = threading.Thread(target=heartbeat, name="dedupe-progress", daemon=True)
+    beat.start()
+
+    def close() -> None:
+        done.set()
+        beat.join()
+        if bar is not None:
+            bar.close()
+
+    return report, close
