@@ -651,6 +651,44 @@ def validate_list_params(*, actor: Any, params: Mapping[str, Any]) -> dict[str, 
     return clean
 
 
+# The customer list's columns: (id, label, sort key or None). The name always shows; the
+# others are each user's choice (the column chooser), kept as a per-user saved-view row.
+LIST_COLUMNS: list[tuple[str, str, str | None]] = [
+    ("name", "Name", "name"),
+    ("stage", "Stage", "stage"),
+    ("contact", "Contact", "email"),
+    ("place", "Place", "city"),
+    ("owner", "Owner", None),
+    ("tags", "Tags", None),
+    ("quality", "Quality", "quality"),
+    ("created", "Created", "created"),
+]
+# What fits a 1440 px screen beside the sidebar; "Created" is one click away.
+DEFAULT_COLUMNS = ("name", "stage", "contact", "place", "owner", "tags", "quality")
+# The saved-view row that holds a user's column choice (never listed as a view).
+COLUMNS_VIEW_TYPE = f"{CUSTOMER_TYPE}:columns"
+
+
+def saved_views_and_columns(*, actor: Any) -> tuple[list[Any], list[str]]:
+    """The actor's saved views (as `saved_views`) and chosen list columns, in one query."""
+    from rapport.core.models import SavedView
+
+    rows = SavedView.objects.filter(
+        Q(object_type=CUSTOMER_TYPE, owner_id=actor.pk)
+        | Q(object_type=CUSTOMER_TYPE, is_shared=True)
+        | Q(object_type=COLUMNS_VIEW_TYPE, owner_id=actor.pk)
+    ).order_by("name")
+    views, columns = [], list(DEFAULT_COLUMNS)
+    for row in rows:
+        if row.object_type == COLUMNS_VIEW_TYPE:
+            chosen = row.params.get("columns") or []
+            known = [c for c, _, _ in LIST_COLUMNS]
+            columns = ["name", *(c for c in known if c in chosen and c != "name")]
+        else:
+            views.append(row)
+    return views, columns
+
+
 def saved_views(*, actor: Any) -> QuerySet[Any]:
     """The actor's own saved customer views and the shared ones."""
     from rapport.core.models import SavedView

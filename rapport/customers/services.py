@@ -5,7 +5,7 @@ records the audit row, the outbox event and (for interactions) the timeline entr
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -1597,6 +1597,37 @@ def saved_view_create(
     )
     audit.record_created(actor=actor, obj=view)
     return view
+
+
+@transaction.atomic
+def list_columns_save(*, actor: Any, columns: Sequence[str]) -> list[str]:
+    """Remember which customer-list columns `actor` wants (the name always shows)."""
+    from rapport.core.models import SavedView
+    from rapport.customers.selectors import COLUMNS_VIEW_TYPE, LIST_COLUMNS
+
+    require(actor, "view", Customer)
+    known = [c for c, _, _ in LIST_COLUMNS]
+    unknown = sorted(set(columns) - set(known))
+    if unknown:
+        raise ValidationError(
+            {"columns": f"Unknown column {', '.join(unknown)}. Known: {', '.join(known)}."}
+        )
+    chosen = ["name", *(c for c in known if c in columns and c != "name")]
+    view = SavedView.objects.filter(owner=actor, object_type=COLUMNS_VIEW_TYPE).first()
+    if view is None:
+        view = SavedView.objects.create(
+            owner=actor, object_type=COLUMNS_VIEW_TYPE, name="Columns", params={}
+        )
+    before = list(view.params.get("columns") or [])
+    view.params = {"columns": chosen}
+    view.save(update_fields=["params"])
+    audit.record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=view,
+        changes={"columns": [before, chosen]},
+    )
+    return chosen
 
 
 @transaction.atomic

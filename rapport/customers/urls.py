@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.customer_list, name="list"),
     path("bulk/", views.bulk_action, name="bulk"),
     path("views/", views.saved_view_create, name="saved_view_create"),
+    path("columns/", views.list_columns, name="list_columns"),
     path("views/<int:pk>/delete/", views.saved_view_delete, name="saved_view_delete"),
     path("new/<str:kind>/", views.customer_create, name="create"),
     path("custom-fields/", views.custom_fields, name="custom_fields"),

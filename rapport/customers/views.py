@@ -59,16 +59,6 @@ CUSTOMER_TYPE = "customers.customer"
 # Pages of the import/export app (dataquality), linked by path: customers sits below it.
 EXPORT_URL = "/exports/new/"
 IMPORT_URL = "/imports/new/"
-LIST_COLUMNS = [
-    ("name", "Name"),
-    ("stage", "Stage"),
-    ("email", "Contact"),
-    ("city", "Place"),
-    (None, "Owner"),
-    (None, "Tags"),
-    ("quality", "Quality"),
-    ("created", "Created"),
-]
 
 
 def _owners_and_teams() -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
@@ -139,10 +129,13 @@ def customer_list(request: AuthedRequest) -> HttpResponse:
         nxt = base.copy()
         nxt["cursor"] = page.next_cursor
         next_url = "?" + nxt.urlencode()
+    saved_views, columns = selectors.saved_views_and_columns(actor=request.user)
     headers = []
-    for key, label in LIST_COLUMNS:
+    for column, label, key in selectors.LIST_COLUMNS:
+        if column not in columns:
+            continue
         if key is None:
-            headers.append({"label": label, "url": None, "state": ""})
+            headers.append({"label": label, "url": None, "state": "", "column": column})
             continue
         toggled = base.copy()
         toggled.pop("view", None)
@@ -154,6 +147,7 @@ def customer_list(request: AuthedRequest) -> HttpResponse:
                 "label": label,
                 "url": "?" + toggled.urlencode(),
                 "state": ("descending" if descending else "ascending") if current else "",
+                "column": column,
             }
         )
     export_query = urlencode(
@@ -210,7 +204,9 @@ def customer_list(request: AuthedRequest) -> HttpResponse:
             )
         )
         or any(f["active"] for f in choice_fields),
-        "saved_views": list(selectors.saved_views(actor=request.user)),
+        "saved_views": saved_views,
+        "columns": columns,
+        "column_choices": [(c, label) for c, label, _ in selectors.LIST_COLUMNS if c != "name"],
         "current_view": params.get("view", ""),
         "can_create": can(request.user, "create", Customer),
         "can_edit": can(request.user, "edit", Customer),
@@ -300,6 +296,18 @@ def saved_view_create(request: AuthedRequest) -> HttpResponse:
         return redirect(reverse("customers:list") + ("?" + params.urlencode() if params else ""))
     messages.success(request, f"Saved the view “{view.name}”.")
     return redirect(reverse("customers:list") + f"?view={view.pk}")
+
+
+@login_required
+@require_POST
+def list_columns(request: AuthedRequest) -> HttpResponse:
+    """The column chooser: save the user's columns, back to the list as it was."""
+    query = QueryDict(request.POST.get("query", ""))
+    try:
+        services.list_columns_save(actor=request.user, columns=request.POST.getlist("columns"))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect(reverse("customers:list") + ("?" + query.urlencode() if query else ""))
 
 
 @login_required

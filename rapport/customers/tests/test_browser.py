@@ -9,7 +9,7 @@ from django.urls import reverse
 from rapport.core.permissions import Scope
 from rapport.customers import services
 from rapport.customers.models import Customer, Interaction
-from rapport.customers.services import CustomerInput, EmailInput
+from rapport.customers.services import AddressInput, CustomerInput, EmailInput
 from rapport.customers.tests.factories import person
 from rapport.identity.tests.factories import PASSWORD, user_with
 
@@ -277,3 +277,41 @@ def test_a_failed_htmx_request_is_announced(page, live_server):
     page.keyboard.press("Enter")
     page.locator("#htmx-failure[role=alert]").wait_for()
     assert "nothing was changed" in page.inner_text("#htmx-failure")
+
+
+def test_column_chooser_by_keyboard_and_the_table_fits_the_screen(page, live_server):
+    admin = user_with(Scope.ALL)
+    for i in range(12):
+        person(
+            admin,
+            f"Maximilianne{i}",
+            "Featherstonehaugh-Worthington",
+            emails=[f"maximilianne.featherstonehaugh{i}@example-long-domain.com"],
+            addresses=[AddressInput(line1="1 High St", city="Llanfairpwllgwyngyll", country="GB")],
+        )
+    page.set_viewport_size({"width": 1440, "height": 900})
+    login(page, live_server, admin)
+    page.goto(live_server.url + reverse("customers:list"))
+    wrap = page.locator(".table-wrap").first
+    assert wrap.evaluate("e => e.scrollWidth <= e.clientWidth")  # no clipped last column
+    assert page.locator("thead th.col-created").count() == 0
+
+    page.locator(".column-chooser summary").focus()
+    page.keyboard.press("Enter")
+    created = page.locator(".column-chooser input[value=created]")
+    created.focus()
+    page.keyboard.press("Space")
+    page.locator(".column-chooser input[value=tags]").focus()
+    page.keyboard.press("Space")
+    page.keyboard.press("Enter")  # submits the chooser's form
+    page.locator("thead th.col-created").wait_for()
+    assert page.locator("thead th.col-tags").count() == 0
+    page.reload()
+    assert page.locator("thead th.col-created").count() == 1  # kept for this user
+    assert wrap.evaluate("e => e.scrollWidth <= e.clientWidth")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(live_server.url + reverse("customers:list"))
+    first_row = page.locator("tbody tr").first
+    assert first_row.bounding_box()["y"] < 500  # was about 640 px down
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -20,6 +20,8 @@
     form.querySelectorAll("[data-bulk-for]").forEach(function (el) {
       el.hidden = !action || !el.dataset.bulkFor.split(" ").includes(action.value);
     });
+    const bar = form.querySelector("[data-bulk-bar]");
+    if (bar) bar.classList.toggle("has-selection", checked > 0 || everyone);
     const submit = form.querySelector("[data-bulk-submit]");
     if (submit) {
       submit.disabled = !checked || !action || !action.value;
@@ -76,5 +78,16 @@
       event.target.form.requestSubmit();
     }
   });
-  document.addEventListener("DOMContentLoaded", updateBulk);
+  // On a phone the list's filters start folded (unless some are active), so the first
+  // rows show without scrolling; without JavaScript they simply stay open.
+  function foldFiltersOnPhone() {
+    if (!window.matchMedia("(max-width: 640px)").matches) return;
+    document.querySelectorAll("details[data-fold-on-phone]").forEach(function (box) {
+      const active = Array.from(box.querySelectorAll("input, select")).some(function (el) {
+        return el.type !== "checkbox" && el.value;
+      });
+      if (!active) box.open = false;
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { updateBulk(); foldFiltersOnPhone(); });
 })();
