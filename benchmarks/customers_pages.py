@@ -88,7 +88,7 @@ def _seed_customers_raw(
     triggers; PostgreSQL: the GIN indexes).
     """
     from rapport.customers.models import Customer
-    from rapport.customers.services import search_text_for
+    from rapport.customers.services import remember_search_words, search_text_for
 
     fields = [f for f in Customer._meta.concrete_fields if not f.primary_key]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
@@ -100,8 +100,10 @@ def _seed_customers_raw(
         raw.execute("PRAGMA cache_size = -1000000")  # 1 GB: index pages stay in memory
     for start in range(have, total, 50_000):
         rows = []
+        made = []
         for i in range(start, min(start + 50_000, total)):
             c = _customer(owners, first, last, i, rng)
+            made.append(c)
             phone = c.primary_phone
             if phone not in phone_text:
                 phone_text[phone] = search_text_for(Customer(), [], [phone])
@@ -125,6 +127,7 @@ def _seed_customers_raw(
                 for row in rows:
                     copy.write_row(row)
             raw.commit()
+        remember_search_words(made)  # search's typo vocabulary, as the services keep it
         print(f"\r  customers {start + len(rows):,}", end="", flush=True)
     print()
 
