@@ -45,6 +45,9 @@ class SearchProvider:
     label: str
     search: Callable[..., list[Any]]  # (actor=, query=, limit=) -> list[SearchHit]
     order: int = 100
+    # The search page's fuller answer, when the provider has one: (actor=, query=,
+    # limit=) -> SearchResults, with a count and a link to the list of all matches.
+    results: Callable[..., Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,17 @@ class SearchHit:
     subtitle: str
     url: str
     kind: str
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    """One provider's part of the search page: its best hits, how many match in all
+    ("12", "more than 10,000") and where to see them all."""
+
+    label: str
+    hits: list[SearchHit]
+    total: str
+    see_all_url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,22 @@ def job_for(*, actor: Any, job_id: Any) -> Job:
     return jobs_for(actor=actor).get(pk=job_id)
 
 
+def search_page(*, actor: Any, query: str, limit: int = 25) -> list[registry.SearchResults]:
+    """The search page: each provider's best hits, with its count and "see all" link when
+    it gives them."""
+    query = query.strip()
+    if len(query) < 2:
+        return []
+    results = []
+    for provider in registry.search_providers():
+        if provider.results is not None:
+            results.append(provider.results(actor=actor, query=query, limit=limit))
+        else:
+            hits = provider.search(actor=actor, query=query, limit=limit)
+            results.append(registry.SearchResults(provider.label, hits, str(len(hits))))
+    return results
+
+
 def global_search(*, actor: Any, query: str, limit: int = 8) -> list[registry.SearchHit]:
     """Hits from every registered provider, each already narrowed to the actor's scope."""
     query = query.strip()

@@ -58,9 +58,12 @@ def coming_soon(request: AuthedRequest, capability: str) -> HttpResponse:
 @login_required
 def search(request: AuthedRequest) -> HttpResponse:
     query = request.GET.get("q", "")[:200]
-    hits = selectors.global_search(actor=request.user, query=query, limit=25)
+    results = selectors.search_page(actor=request.user, query=query, limit=25)
+    hits = [hit for part in results for hit in part.hits]
     return render(
-        request, "core/search.html", {"hits": hits, "search_query": query, "query": query}
+        request,
+        "core/search.html",
+        {"results": results, "hits": hits, "search_query": query, "query": query},
     )
 
 

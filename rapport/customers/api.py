@@ -183,7 +183,8 @@ def _dt(value: dt.datetime) -> str:
 
 
 # The columns a list row needs (no search_text, no merge/erase bookkeeping).
-LIST_COLUMNS = CUSTOMER_SCALAR_FIELDS
+# The name sort's cursor holds sort_name; it is read for that and not returned.
+LIST_COLUMNS = (*CUSTOMER_SCALAR_FIELDS, "sort_name")
 _DATETIMES = ("lifecycle_changed_at", "created_at", "updated_at")
 
 
@@ -198,6 +199,7 @@ def customer_dicts(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
         pk = row["id"]
         item = dict(row)
+        item.pop("sort_name", None)
         for name in _DATETIMES:
             item[name] = _dt(row[name])
         birth_date = row["birth_date"]

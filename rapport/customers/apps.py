@@ -36,7 +36,11 @@ class CustomersConfig(AppConfig):
         )
         registry.add_search_provider(
             registry.SearchProvider(
-                key="customers", label="Customers", search=search.search_provider, order=10
+                key="customers",
+                label="Customers",
+                search=search.search_provider,
+                results=search.search_results,
+                order=10,
             )
         )
         registry.add_demo_loader(registry.DemoLoader(key="customers", load=demo.load, order=10))

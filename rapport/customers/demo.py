@@ -33,7 +33,11 @@ from rapport.customers.models import (
     RelationshipKind,
     Tag,
 )
-from rapport.customers.services import display_name_for, search_text_for
+from rapport.customers.services import (
+    display_name_for,
+    remember_search_words,
+    search_text_for,
+)
 
 PEOPLE = 3000
 ORGANIZATIONS = 300
@@ -315,6 +319,7 @@ def load(stdout: Any = None) -> str:
                 c, [email], [phone], [employer.organization_name] if employer else []
             )
         Customer.objects.bulk_update(customers, ["search_text"], batch_size=500)
+        remember_search_words(customers)
         quality.rescore(Customer.objects.filter(pk__in=[c.pk for c in customers]))
     # Fresh statistics after a bulk load, or the planner guesses (SQLite then sorts the
     # whole table by name instead of reading the name index).

@@ -175,6 +175,18 @@ class Customer(OwnedModel):
         return "fair" if self.quality_score >= 50 else "poor"
 
 
+class SearchWord(models.Model):
+    """A word of a customer's name (folded, letters only): the vocabulary that search
+    corrects typos against ("smth" -> "smith"). Append-only and shared by all customers,
+    written by the services and the import with every name; a word no longer in any name
+    only costs a candidate that matches nobody."""
+
+    word = models.CharField(max_length=40, unique=True)
+
+    def __str__(self) -> str:
+        return self.word
+
+
 class CustomerTag(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, db_index=False)
     tag = models.ForeignKey(Tag, on_delete=models.CASCADE, db_index=False)

@@ -245,6 +245,15 @@ def fold_accents(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+_NAME_WORD = re.compile(r"[^\W\d_]{3,40}")
+
+
+def name_words(*names: str) -> set[str]:
+    """The words of names that search's vocabulary holds: folded runs of 3 to 40 letters
+    ("Dijkstra50000" gives "dijkstra")."""
+    return {w for name in names if name for w in _NAME_WORD.findall(fold_accents(name))}
+
+
 # A name that starts with a particle written in lower case ("de la Cruz", "van der Berg",
 # "d'Ancona") is filed under the word after it, as Spanish, Dutch and French readers look
 # for it; a capitalised one ("De Niro", "Van Dyke") is part of the name, as in English.

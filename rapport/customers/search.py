@@ -25,22 +25,31 @@ from __future__ import annotations
 
 import math
 import re
+import time
+import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
-from rapidfuzz import fuzz
+from django.urls import reverse
+from django.utils.http import urlencode
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 from rapport.core.permissions import object_type_of, scope_filter, scope_queryset
-from rapport.core.registry import SearchHit
-from rapport.customers.models import Customer, CustomerKind
+from rapport.core.registry import SearchHit, SearchResults
+from rapport.customers import normalize
+from rapport.customers.models import Customer, CustomerKind, SearchWord
 
 CANDIDATES = 200
 # Typo tolerance (any shared trigram, re-ranked) kicks in only when exact substrings find none.
 FUZZY_BELOW = 1
-MIN_SCORE = 62
+# The trigram step's rows must score at least this (out of ~108) to be shown.
+MIN_SCORE = 42.0
 # PostgreSQL: rows each step reads (in index order) before ranking; more matching rows
 # than this means the query is not selective, and typing more narrows it.
 POOL = 300
@@ -75,9 +84,133 @@ TRIGRAM_SAMPLE_PAGES = 200
 SMALL_SCOPE = 5000
 
 
+@dataclass(frozen=True)
+class Plan:
+    """How a query matched, which the global search and the list share: `exact` (every
+    term as a substring), `typo` (every term as one of its `corrections`), `trigram` (the
+    trigram typo step: only its `ids` match) or `none`. `ids` are at most CANDIDATES
+    matching rows, read in index order (plus exact name-prefix matches), not ranked."""
+
+    mode: str
+    ids: list[int] = field(default_factory=list)
+    corrections: list[list[str]] = field(default_factory=list)
+
+
+# --- Typos corrected against the words of customers' names -----------------------------
+# A typo in a short word ("smth", "jonh") shares no trigram with the word meant, so the
+# trigram step cannot find it. Each query word is corrected against the vocabulary of name
+# words (SearchWord, kept by the services and the import), allowing edits by its length
+# (optimal string alignment: swapping two letters is one edit), and the rows holding a
+# correction of every word are read through the full-text index like exact matches. The
+# closest corrections are tried first; all of them when those find too few rows.
+CORRECTIONS = 12  # per word, closest first
+VOCABULARY_TTL = 600.0  # seconds before a process rereads the whole vocabulary
+_VOCABULARY_CACHE_KEY = "customers.search.vocabulary"
+
+
+def max_edits(length: int) -> int:
+    """Edits forgiven in a word of `length` letters: none under 3, one at 3, two from 4."""
+    return 0 if length < 3 else 1 if length == 3 else 2
+
+
+@dataclass
+class _Vocabulary:
+    by_length: dict[int, list[str]] = field(default_factory=dict)
+    known: set[str] = field(default_factory=set)
+    last_id: int = 0
+    loaded_at: float = 0.0
+    token: str | None = None
+
+
+_VOCABULARY = _Vocabulary()
+
+
+def _vocabulary() -> _Vocabulary:
+    """The name words, cached in the process; each call reads only the words added since
+    (by id, one indexed query). Reread whole every VOCABULARY_TTL seconds (PostgreSQL may
+    commit ids out of order) and whenever the shared cache lost this process's token
+    (cleared: a test's rolled-back words must not linger)."""
+    state = _VOCABULARY
+    token = cache.get(_VOCABULARY_CACHE_KEY)
+    if token is None:
+        token = uuid.uuid4().hex
+        cache.set(_VOCABULARY_CACHE_KEY, token, None)
+    if token != state.token or time.monotonic() - state.loaded_at > VOCABULARY_TTL:
+        state.by_length, state.known, state.last_id = {}, set(), 0
+        state.loaded_at, state.token = time.monotonic(), token
+    rows = SearchWord.objects.filter(pk__gt=state.last_id).order_by("pk").values_list("pk", "word")
+    for pk, word in rows:
+        if word not in state.known:
+            state.known.add(word)
+            state.by_length.setdefault(len(word), []).append(word)
+        state.last_id = pk
+    return state
+
+
+def corrections(word: str) -> list[tuple[str, int]]:
+    """(known word, edits) within the edits `word`'s length forgives, closest first (then
+    the same length, then the longest shared start); at most CORRECTIONS."""
+    vocabulary = _vocabulary()
+    limit = max_edits(len(word))
+    found: dict[str, int] = {word: 0} if word in vocabulary.known else {}
+    for length in range(len(word) - limit, len(word) + limit + 1):
+        choices = vocabulary.by_length.get(length)
+        if not limit or not choices:
+            continue
+        for known, distance, _ in process.extract(
+            word, choices, scorer=OSA.distance, score_cutoff=limit, limit=None
+        ):
+            found.setdefault(known, int(distance))
+
+    def shared_start(known: str) -> int:
+        pairs = enumerate(zip(known, word, strict=False))
+        return next((i for i, (a, b) in pairs if a != b), min(len(known), len(word)))
+
+    ranked = sorted(
+        found.items(),
+        key=lambda item: (item[1], len(item[0]) != len(word), -shared_start(item[0]), item[0]),
+    )
+    return ranked[:CORRECTIONS]
+
+
+_LETTERS = re.compile(r"[^\W\d_]{3,}")
+
+
+def _corrected_terms(terms: list[str]) -> tuple[list[list[str]], list[list[str]]] | None:
+    """Per term of three characters or more, its corrections as whole terms (the first
+    run of letters replaced: "dikstra50000" -> "dijkstra50000"), the closest ones and all
+    of them; None when no term has a correction. A term without a known correction is
+    kept as it is (part of an e-mail, digits)."""
+    closest: list[list[str]] = []
+    every: list[list[str]] = []
+    corrected = False
+    for term in terms:
+        if len(term) < 3:
+            continue  # no trigram to look up; the ranking still weighs it
+        run = _LETTERS.search(term)
+        found = corrections(run.group()) if run else []
+        if run is None or not found:
+            closest.append([term])
+            every.append([term])
+            continue
+        whole = [(term[: run.start()] + w + term[run.end() :], d) for w, d in found]
+        corrected = corrected or any(d for _, d in whole)
+        best = min(d for _, d in whole)
+        closest.append([t for t, d in whole if d == best])
+        every.append([t for t, _ in whole])
+    return (closest, every) if corrected else None
+
+
+def _fts5_any(alternatives: list[list[str]]) -> str:
+    """An FTS5 query: one of each group's strings, for every group."""
+    return " AND ".join(
+        "(" + " OR ".join(_fts5_quote(a) for a in group) + ")" for group in alternatives
+    )
+
+
 def _terms(query: str) -> list[str]:
     """Lower-cased search terms; a phone-like query becomes its significant digits."""
-    text = query.strip().lower()
+    text = normalize.fold_accents(query.strip())  # as search_text: "émile" is "emile"
     digits = re.sub(r"\D", "", text)
     letters = re.sub(r"[\W\d_]", "", text)
     if len(digits) >= 5 and len(letters) == 0:
@@ -129,55 +262,94 @@ def _small_scope(actor: Any) -> list[tuple[int, str]] | None:
     return rows if len(rows) <= SMALL_SCOPE else None
 
 
-def _candidates_in(rows: list[tuple[int, str]], terms: list[str], limit: int) -> list[int]:
+def _candidates_in(rows: list[tuple[int, str]], terms: list[str], limit: int) -> Plan:
     """The SQLite steps' rules applied to rows already read: every long term as a
-    substring, else the rows sharing the most trigrams (at least the loosest share)."""
+    substring, else every term as one of its corrections, else the rows sharing the most
+    trigrams (at least the loosest share)."""
     long_terms = [t for t in terms if len(t) >= 3]
     if not long_terms:
-        return []
+        return Plan("none")
     exact = [pk for pk, text in rows if all(t in text for t in long_terms)]
     if len(exact) >= FUZZY_BELOW or len(re.sub(r"\W", "", "".join(terms))) < TYPO_MIN_LENGTH:
-        return exact[:limit]
+        return Plan("exact" if exact else "none", exact[:limit])
+    tiers = _corrected_terms(terms)
+    if tiers is not None:
+        for tier in tiers:
+            ids = [pk for pk, text in rows if all(any(a in text for a in g) for g in tier)]
+            if len(ids) >= TYPO_ENOUGH or (ids and tier is tiers[1]):
+                return Plan("typo", ids[:limit], tier)
     grams = list(dict.fromkeys(g for t in long_terms for g in _trigrams(t)))
     k = max(1, math.ceil(min(TYPO_SHARES) * len(grams)))
     shared = [(pk, sum(1 for g in grams if g in text)) for pk, text in rows]
     ranked = sorted((item for item in shared if item[1] >= k), key=lambda i: (-i[1], i[0]))
-    return [pk for pk, _ in ranked[:limit]]
+    ids = [pk for pk, _ in ranked[:limit]]
+    return Plan("trigram" if ids else "none", ids)
 
 
-def _sqlite_candidates(actor: Any, terms: list[str], limit: int) -> list[int]:
+def _name_prefix_sql(terms: list[str]) -> tuple[str, list[Any]] | None:
+    """Rows whose name starts with the query, read from the name index (sort_name, id):
+    exact and near-exact names join the pool however many rows match the terms."""
+    key = normalize.name_sort_key(" ".join(terms))
+    if len(key) < 3:
+        return None
+    return "sort_name >= %s AND sort_name < %s", [key, key + "\U0010ffff"]
+
+
+NAME_PREFIX_POOL = 50
+
+
+def _sqlite_candidates(actor: Any, terms: list[str], limit: int) -> Plan:
     scope = _scope_where(actor)
     if scope is None:
-        return []
+        return Plan("none")
     scope_sql, scope_params = scope
     long_terms = [t for t in terms if len(t) >= 3]
     if not long_terms:
-        return []
+        return Plan("none")
     small = _small_scope(actor)
     if small is not None:
         return _candidates_in(small, terms, limit)
+    table = '"customers_customer"'
     # Every term as a substring first: at most `limit` rows in index order, unranked
     # (bm25 over every match of a common word, "grace" in a tenth of a million rows, took
     # 170 ms); the Python re-ranking orders them.
     exact = " AND ".join(_fts5_quote(t) for t in long_terms)
     with connection.cursor() as cursor:
-        # Only the scope condition Django compiled is interpolated; values are params.
-        sql = (
-            "SELECT customer_search.rowid FROM customer_search "  # noqa: S608
-            'JOIN customers_customer ON "customers_customer"."id" = customer_search.rowid '
-            f"WHERE customer_search MATCH %s AND ({scope_sql}) LIMIT %s"
-        )
-        cursor.execute(sql, (exact, *scope_params, limit))
-        ids = [pk for (pk,) in cursor.fetchall()]
+
+        def pooled(match: str) -> list[int]:
+            # Only the scope condition Django compiled is interpolated; values are params.
+            sql = (
+                "SELECT customer_search.rowid FROM customer_search "  # noqa: S608
+                f'JOIN {table} ON {table}."id" = customer_search.rowid '
+                f"WHERE customer_search MATCH %s AND ({scope_sql}) LIMIT %s"
+            )
+            cursor.execute(sql, (match, *scope_params, limit))
+            return [pk for (pk,) in cursor.fetchall()]
+
+        ids = pooled(exact)
+        if ids:
+            prefix = _name_prefix_sql(terms)
+            if prefix is not None:
+                cursor.execute(
+                    f"SELECT id FROM {table} WHERE {prefix[0]} AND ({scope_sql}) LIMIT %s",  # noqa: S608
+                    (*prefix[1], *scope_params, NAME_PREFIX_POOL),
+                )
+                ids = list(dict.fromkeys([pk for (pk,) in cursor.fetchall()] + ids))
         if len(ids) >= FUZZY_BELOW or len(re.sub(r"\W", "", "".join(terms))) < TYPO_MIN_LENGTH:
-            return ids
+            return Plan("exact" if ids else "none", ids)
+        tiers = _corrected_terms(terms)
+        if tiers is not None:
+            for tier in tiers:
+                ids = pooled(_fts5_any(tier))
+                if len(ids) >= TYPO_ENOUGH or (ids and tier is tiers[1]):
+                    return Plan("typo", ids, tier)
         grams = list(dict.fromkeys(g for t in long_terms for g in _trigrams(t)))
         frequencies = _sqlite_trigram_frequencies(cursor, grams)
         ids, _ = _typo_tiers(
             lambda share: sqlite_typo_pool(cursor, grams, frequencies, share=share, scope=scope),
             limit,
         )
-    return ids
+    return Plan("trigram" if ids else "none", ids)
 
 
 def _pigeonhole(
@@ -282,10 +454,10 @@ def _like(term: str) -> str:
     return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _postgres_candidates(actor: Any, terms: list[str], limit: int) -> list[int]:
+def _postgres_candidates(actor: Any, terms: list[str], limit: int) -> Plan:
     scope = _scope_where(actor)
     if scope is None:
-        return []
+        return Plan("none")
     scope_sql, scope_params = scope
     query = " ".join(terms)
     long_terms = [t for t in terms if len(t) >= 3]
@@ -307,6 +479,9 @@ def _postgres_candidates(actor: Any, terms: list[str], limit: int) -> list[int]:
                 [_like(t) for t in long_terms],
             )
         )
+    prefix = _name_prefix_sql(terms)
+    if exact and prefix is not None:
+        exact.append(prefix)
     typo = ("%s <%% search_text", [query])
     compact = re.sub(r"\W", "", query)
 
@@ -328,6 +503,7 @@ def _postgres_candidates(actor: Any, terms: list[str], limit: int) -> list[int]:
         return [pk for (pk,) in cursor.fetchall()]
 
     ids: list[int] = []
+    plan: Plan | None = None
     with transaction.atomic(), connection.cursor() as cursor:
         # No sequential scans for these statements: with LIMIT and no ORDER BY the planner
         # may hope to find POOL rows early in the heap, and for a rare term it then reads
@@ -335,7 +511,17 @@ def _postgres_candidates(actor: Any, terms: list[str], limit: int) -> list[int]:
         cursor.execute("SET LOCAL enable_seqscan = off")
         if exact:
             ids = pooled(cursor, exact)
-        if len(ids) < FUZZY_BELOW and len(compact) >= TYPO_MIN_LENGTH:
+            plan = Plan("exact", ids) if ids else None
+        tiers = _corrected_terms(terms) if not ids and len(compact) >= TYPO_MIN_LENGTH else None
+        for tier in tiers or ():
+            condition = " AND ".join(
+                "(" + " OR ".join("search_text LIKE %s" for _ in group) + ")" for group in tier
+            )
+            ids = pooled(cursor, [(condition, [_like(a) for group in tier for a in group])])
+            if len(ids) >= TYPO_ENOUGH or (ids and tier is tiers[1]):  # type: ignore[index]
+                plan = Plan("typo", ids, tier)
+                break
+        if plan is None and len(compact) >= TYPO_MIN_LENGTH:
             grams = list(dict.fromkeys(g for t in long_terms for g in _trigrams(t)))
             frequencies = _postgres_trigram_frequencies(cursor, grams)
             ids, complete = _typo_tiers(
@@ -352,9 +538,10 @@ def _postgres_candidates(actor: Any, terms: list[str], limit: int) -> list[int]:
                     if len(ids) + len(more) >= TYPO_ENOUGH:
                         break
                 ids = (ids + more)[:limit]
+            plan = Plan("trigram" if ids else "none", ids)
         cursor.execute("RESET enable_seqscan")
         cursor.execute("RESET pg_trgm.word_similarity_threshold")
-    return ids
+    return plan or Plan("none")
 
 
 def _postgres_trigram_frequencies(cursor: Any, grams: list[str]) -> dict[str, float]:
@@ -452,11 +639,13 @@ def matching(queryset: QuerySet[Customer], query: str) -> QuerySet[Customer]:
     return queryset
 
 
-def candidate_ids(*, actor: Any, query: str, limit: int = CANDIDATES) -> list[int]:
-    """Ids of visible customers that may match `query`, best first (before re-ranking)."""
+def plan(*, actor: Any, query: str, limit: int | None = None) -> Plan:
+    """How `query` matches the customers `actor` may see, with at most `limit` of them
+    (default CANDIDATES)."""
+    limit = CANDIDATES if limit is None else limit
     terms = _terms(query)
     if not terms:
-        return []
+        return Plan("none")
     if connection.vendor == "postgresql":
         return _postgres_candidates(actor, terms, limit)
     if connection.vendor == "sqlite":
@@ -465,33 +654,93 @@ def candidate_ids(*, actor: Any, query: str, limit: int = CANDIDATES) -> list[in
     qs = scope_queryset(Customer.objects.all(), actor=actor)
     for term in terms:
         qs = qs.filter(search_text__contains=term)
-    return list(qs.values_list("pk", flat=True)[:limit])
+    ids = list(qs.values_list("pk", flat=True)[:limit])
+    return Plan("exact" if ids else "none", ids)
 
 
-def _score(terms: list[str], text: str, name: str) -> float:
-    """Exact substrings beat typos; whole words, the name itself and its start rank higher."""
-    query = " ".join(terms)
-    name = name.lower()
-    if all(t in text for t in terms):
-        words = set(text.split())
-        whole = sum(1 for t in terms if t in words)
-        in_name = 8.0 if all(t in name for t in terms) else 0.0
-        return 100.0 + 5.0 * whole + in_name + (10.0 if name.startswith(query) else 0.0)
-    closeness = max(fuzz.partial_ratio(query, text), fuzz.token_set_ratio(query, text))
-    # Between equally close texts, the one whose own name is closer comes first.
-    return closeness + 0.05 * fuzz.token_set_ratio(query, name)
+def candidate_ids(*, actor: Any, query: str, limit: int | None = None) -> list[int]:
+    """Ids of visible customers that may match `query`, best first (before re-ranking)."""
+    return plan(actor=actor, query=query, limit=limit).ids
 
 
-def search_customers(*, actor: Any, query: str, limit: int = 8) -> list[Customer]:
-    """The best-matching visible customers, typo-tolerant, best first."""
+def matches(queryset: QuerySet[Customer], found: Plan, query: str) -> QuerySet[Customer]:
+    """`queryset` narrowed to every customer that matches as `found` says, not only the
+    pooled ones: the list's `q`, so its count and pages cover all the matches."""
+    if found.mode == "exact":
+        return matching(queryset, query)
+    if found.mode == "typo":
+        if connection.vendor == "sqlite":
+            return queryset.filter(
+                pk__in=RawSQL(
+                    "SELECT rowid FROM customer_search WHERE customer_search MATCH %s",
+                    (_fts5_any(found.corrections),),
+                )
+            )
+        for group in found.corrections:
+            any_of = Q()
+            for alternative in group:
+                any_of |= Q(search_text__contains=alternative)
+            queryset = queryset.filter(any_of)
+        return queryset
+    return queryset.filter(pk__in=found.ids)
+
+
+_WORDS = re.compile(r"[^\W_]+")
+# A typo match keeps company only with matches nearly as close as the best one.
+TYPO_SPREAD = 15.0
+
+
+def _term_score(term: str, name: str, name_words: list[str], text: str) -> tuple[float, bool]:
+    """How well one term matches (0-1) and whether it matches as it is typed."""
+    if term in name_words:
+        return 1.0, True
+    if any(w.startswith(term) for w in name_words):
+        return 0.9, True
+    if term in name:
+        return 0.8, True
+    if term in text:
+        return 0.75, True
+    best = 0.0
+    for word in [*name_words, *_WORDS.findall(text)]:
+        # Between equally many edits, a swap or a wrong letter beats a missing one.
+        closeness = OSA.normalized_similarity(term, word) + 0.02 * (len(word) == len(term))
+        best = max(best, min(closeness, 1.0))
+    return 0.7 * best, False
+
+
+def score(terms: list[str], text: str, name: str) -> tuple[float, bool]:
+    """(relevance, every term found as typed). Whole words of the name beat their starts,
+    which beat other substrings of the name, then of the e-mails, phones and
+    organizations, then corrected words by their edits; the name being the query, or
+    starting with it, adds to that. So "john smith" puts John Smith before John
+    Smithson, and both before Johnny Smith."""
+    if not terms:
+        return 0.0, False
+    folded = normalize.fold_accents(name)
+    name_words = _WORDS.findall(folded)
+    parts = [_term_score(t, folded, name_words, text) for t in terms]
+    value = 100.0 * sum(p for p, _ in parts) / len(parts)
+    query_key, name_key = normalize.name_sort_key(" ".join(terms)), normalize.name_sort_key(name)
+    if query_key and name_key == query_key:
+        value += 8.0
+    elif query_key and name_key.startswith(query_key):
+        value += 4.0
+    return value, all(found for _, found in parts)
+
+
+def ranked(*, actor: Any, query: str, found: Plan | None = None) -> list[Customer]:
+    """The pooled matches of `query` (`found`, or planned here), best first: with exact
+    matches only those (the same rows the list counts), with typos only those nearly as
+    close as the best."""
     terms = _terms(query)
-    ids = candidate_ids(actor=actor, query=query)
-    if not ids:
+    found = found if found is not None else plan(actor=actor, query=query)
+    if not found.ids:
         return []
-    rows = Customer.objects.filter(pk__in=ids).only(
+    rows = Customer.objects.filter(pk__in=found.ids).only(
         "id",
         "kind",
         "display_name",
+        "sort_name",
         "primary_email",
         "primary_phone",
         "city",
@@ -499,31 +748,61 @@ def search_customers(*, actor: Any, query: str, limit: int = 8) -> list[Customer
         "search_text",
         "organization_name",
     )
-    scored = [(c, _score(terms, c.search_text, c.display_name)) for c in rows]
-    # With exact hits, only close typos keep company; without, anything plausible shows.
-    floor = 85 if any(s >= 100 for _, s in scored) else MIN_SCORE
-    scored = [(c, s) for c, s in scored if s >= floor]
-    scored.sort(key=lambda cs: (-cs[1], cs[0].display_name.lower(), cs[0].pk))
-    return [c for c, _ in scored[:limit]]
+    scored: list[tuple[Customer, float]] = []
+    for customer in rows:
+        value, as_typed = score(terms, customer.search_text, customer.display_name)
+        if found.mode == "exact" and not as_typed:
+            continue
+        scored.append((customer, value))
+    if found.mode != "exact" and scored:
+        # Corrected words are within the edits their length forgives already; the
+        # trigram step's rows must also be plausibly close on their own.
+        best = max(v for _, v in scored)
+        floor = best - TYPO_SPREAD if found.mode == "typo" else max(best - TYPO_SPREAD, MIN_SCORE)
+        scored = [(c, v) for c, v in scored if v >= floor]
+    scored.sort(key=lambda cv: (-cv[1], cv[0].sort_name, cv[0].pk))
+    return [c for c, _ in scored]
+
+
+def search_customers(*, actor: Any, query: str, limit: int = 8) -> list[Customer]:
+    """The best-matching visible customers, typo-tolerant, best first."""
+    return ranked(actor=actor, query=query)[:limit]
+
+
+def _hit(customer: Customer) -> SearchHit:
+    place = ", ".join(p for p in [customer.city, customer.country] if p)
+    subtitle = " · ".join(p for p in [customer.primary_email, customer.primary_phone, place] if p)
+    return SearchHit(
+        title=customer.display_name,
+        subtitle=subtitle,
+        url=customer.get_absolute_url(),
+        kind="Organization" if customer.kind == CustomerKind.ORGANIZATION else "Person",
+    )
+
+
+def search_results(*, actor: Any, query: str, limit: int = 25) -> SearchResults:
+    """The search page's customers: the best `limit`, how many match in all (as the
+    customer list counts them: exact up to its cap) and the list of all of them."""
+    from rapport.customers import selectors
+
+    found = plan(actor=actor, query=query)
+    hits = [_hit(c) for c in ranked(actor=actor, query=query, found=found)[:limit]]
+    count = (
+        selectors.capped_count(matches(selectors.customer_list(actor=actor), found, query))
+        if found.ids
+        else selectors.CappedCount(0, more=False)
+    )
+    return SearchResults(
+        label="customers",
+        hits=hits,
+        total=str(count),
+        see_all_url=reverse("customers:list") + "?" + urlencode({"q": query}),
+    )
 
 
 def search_provider(*, actor: Any, query: str, limit: int = 8) -> list[SearchHit]:
     """The customers' contribution to the shell's search box and Ctrl-K palette."""
-    hits = []
-    for customer in search_customers(actor=actor, query=query, limit=limit):
-        place = ", ".join(p for p in [customer.city, customer.country] if p)
-        subtitle = " · ".join(
-            p for p in [customer.primary_email, customer.primary_phone, place] if p
-        )
-        hits.append(
-            SearchHit(
-                title=customer.display_name,
-                subtitle=subtitle,
-                url=customer.get_absolute_url(),
-                kind="Organization" if customer.kind == CustomerKind.ORGANIZATION else "Person",
-            )
-        )
-    return hits
+    return [_hit(c) for c in search_customers(actor=actor, query=query, limit=limit)]
 
 
 def purge_deleted_terms() -> None:

@@ -100,6 +100,26 @@ SORTS: dict[str, SortKey] = {
     "id": SortKey("id", "pk"),
 }
 DEFAULT_SORT = "name"
+# A search's own order (the list's default when `q` is given): the global search's
+# ranking of its pooled matches first, then every other match in name order.
+RELEVANCE = "relevance"
+
+
+def default_sort(filters: Mapping[str, Any] | None) -> str:
+    return RELEVANCE if filters and _values(filters.get("q")) else DEFAULT_SORT
+
+
+def search_plan(actor: Any, query: str) -> Any:
+    """The search's plan for `query`, made once per request: the list's count and page
+    both filter by it (kept on the request's user object)."""
+    from rapport.customers import search
+
+    plans = actor.__dict__.setdefault("_search_plans", {})
+    if query not in plans:
+        plans[query] = search.plan(actor=actor, query=query)
+    return plans[query]
+
+
 PAGE_SIZES = (25, 50, 100)
 
 
@@ -196,7 +216,9 @@ def apply_filters(
         if name == "q":
             from rapport.customers import search
 
-            queryset = queryset.filter(pk__in=search.candidate_ids(actor=actor, query=value))
+            # Every match, as the global search matches (exact, else corrected words), so
+            # the count is honest and the pages go through all of them.
+            queryset = search.matches(queryset, search_plan(actor, value), value)
         elif name == "kind":
             if value not in CustomerKind.values:
                 raise ValidationError({name: "Use person or organization."})
@@ -351,6 +373,13 @@ def customer_page(
     matching row for the first 50: 250-750 ms. With fewer matches than the cap, the
     filter's index and a sort of at most the cap's rows is the cheaper plan.
     """
+    query = _values((filters or {}).get("q"))
+    if sort == RELEVANCE and query:
+        return _relevance_page(
+            actor=actor, filters=filters or {}, query=query[0], cursor=cursor, limit=limit
+        )
+    if sort == RELEVANCE:
+        sort = DEFAULT_SORT
     sort_key, descending = parse_sort(sort, SORTS, DEFAULT_SORT)
     queryset = with_list_columns(customer_list(actor=actor, filters=filters))
     return _keyset_page(
@@ -365,6 +394,52 @@ def customer_page(
             else None
         ),
     )
+
+
+def _relevance_page(
+    *, actor: Any, filters: Mapping[str, Any], query: str, cursor: str | None, limit: int
+) -> Page[Customer]:
+    """A page in the search's order: the global search's ranked matches (at most its
+    pool), then the other matches by name. A cursor is [0, position] in the ranked part,
+    or [1, sort_name, id] in the rest."""
+    from rapport.customers import search
+
+    queryset = with_list_columns(customer_list(actor=actor, filters=filters))
+    found = search_plan(actor, query)
+    ranked = [c.pk for c in search.ranked(actor=actor, query=query, found=found)]
+    phase, position, after = 0, 0, None
+    if cursor:
+        values = decode_cursor(cursor, RELEVANCE)
+        if values[:1] == [0] and len(values) == 2 and isinstance(values[1], int):
+            position = values[1]
+        elif values[:1] == [1] and len(values) == 3:
+            phase, after = 1, values[1:]
+        else:
+            raise ValidationError({"cursor": "This cursor is invalid."})
+    rows: list[Customer] = []
+    if phase == 0 and ranked:
+        # The ranked ones this list's other filters keep, in the search's order.
+        kept = set(queryset.filter(pk__in=ranked).values_list("pk", flat=True))
+        window = [pk for pk in ranked if pk in kept][position : position + limit + 1]
+        by_id = {c.pk: c for c in queryset.filter(pk__in=window)}
+        rows = [by_id[pk] for pk in window if pk in by_id]
+        if len(rows) > limit:
+            cursor_values: list[Any] = [0, position + limit]
+            return Page(
+                items=rows[:limit],
+                next_cursor=encode_cursor(RELEVANCE, cursor_values),
+                sort=RELEVANCE,
+            )
+    rest = queryset.exclude(pk__in=ranked).order_by("sort_name", "pk")
+    if after is not None:
+        rest = rest.filter(after_row(("sort_name",), after, directions=(False,)))
+    rows += list(rest[: limit - len(rows) + 1])
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = encode_cursor(RELEVANCE, [1, last.sort_name, last.pk])
+    return Page(items=rows, next_cursor=next_cursor, sort=RELEVANCE)
 
 
 def _keyset_page(
@@ -642,7 +717,7 @@ def validate_list_params(*, actor: Any, params: Mapping[str, Any]) -> dict[str, 
         if values:
             clean[name] = values if len(values) > 1 else values[0]
     sort = clean.pop("sort", None)
-    if sort:
+    if sort and sort != RELEVANCE:
         parse_sort(str(sort), SORTS, DEFAULT_SORT)
         clean["sort"] = sort
     apply_filters(

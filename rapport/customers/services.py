@@ -50,6 +50,7 @@ from rapport.customers.models import (
     PhoneNumber,
     Relationship,
     RelationshipKind,
+    SearchWord,
     Tag,
 )
 from rapport.customers.schemas import customer_payload, interaction_payload
@@ -293,7 +294,8 @@ def search_text_for(
     organization_names: Iterable[str] = (),
 ) -> str:
     """What global search matches: names, e-mails, phone digits (international and
-    national), external id and the person's organizations, lower-cased."""
+    national), external id and the person's organizations, lower-cased with accents
+    dropped (search folds the query alike, so "emile" finds "Émile")."""
     parts: list[str] = [
         customer.display_name,
         customer.first_name,
@@ -313,8 +315,22 @@ def search_text_for(
     seen: dict[str, None] = {}
     for part in parts:
         if part:
-            seen.setdefault(part.lower(), None)
+            seen.setdefault(normalize.fold_accents(part), None)
     return " ".join(seen)
+
+
+def remember_search_words(customers: Iterable[Customer]) -> None:
+    """Add the customers' name words to search's typo vocabulary (one INSERT; words
+    already known are skipped by the unique index)."""
+    words: set[str] = set()
+    for customer in customers:
+        words |= normalize.name_words(
+            customer.first_name, customer.last_name, customer.organization_name
+        )
+    if words:
+        SearchWord.objects.bulk_create(
+            [SearchWord(word=w) for w in sorted(words)], ignore_conflicts=True, batch_size=1000
+        )
 
 
 def _organization_names(customer: Customer) -> list[str]:
@@ -337,6 +353,7 @@ def refresh_derived_fields(customer: Customer, *, normalized: Collection[str] = 
     customer.display_name = display_name_for(customer)
     customer.sort_name = normalize.name_sort_key(customer.display_name)
     customer.search_text = search_text_for(customer, emails, phones, _organization_names(customer))
+    remember_search_words([customer])
     quality.apply(customer, address, normalized=normalized)
 
 
@@ -1434,7 +1451,7 @@ def customers_bulk_cleanse(*, actor: Any, customer_ids: Iterable[int], fix: str)
 
 
 def _refresh_derived_batch(customers: list[Customer]) -> None:
-    """refresh_derived_fields for many customers in four queries."""
+    """refresh_derived_fields for many customers in five queries."""
     ids = [c.pk for c in customers]
     emails: dict[int, list[str]] = {i: [] for i in ids}
     for cid, email in (
@@ -1468,6 +1485,7 @@ def _refresh_derived_batch(customers: list[Customer]) -> None:
             customer, emails[customer.pk], phones[customer.pk], organizations[customer.pk]
         )
         quality.apply(customer, address)
+    remember_search_words(customers)
 
 
 # --- GDPR: export a person's data, erase a person ------------------------------------

@@ -98,7 +98,7 @@ def _filters_only(params: QueryDict) -> dict[str, Any]:
 def customer_list(request: AuthedRequest) -> HttpResponse:
     params = _list_params(request)
     filters = _filters_only(params)
-    sort = params.get("sort") or selectors.DEFAULT_SORT
+    sort = params.get("sort") or selectors.default_sort(filters)
     try:
         page_size = int(params.get("page_size") or 50)
     except ValueError:

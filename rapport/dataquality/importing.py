@@ -57,7 +57,11 @@ from rapport.customers.models import (
 )
 from rapport.customers.schemas import CUSTOMER_SCALAR_FIELDS
 from rapport.customers.selectors import follow_merges
-from rapport.customers.services import display_name_for, search_text_for
+from rapport.customers.services import (
+    display_name_for,
+    remember_search_words,
+    search_text_for,
+)
 from rapport.dataquality import bulk
 from rapport.dataquality.mapping import CUSTOMER_TYPE, ResolvedMapping
 from rapport.dataquality.models import ImportRowError, ImportRun, UpsertBy
@@ -880,6 +884,7 @@ class ContactImporter:
             new.append((row, customer))
         quality.apply_batch(stale, normalized=quality.ALL_NORMALIZED)
         bulk.insert([c for _, c in new], returning_ids=True)
+        remember_search_words(c for _, c in new)  # search's typo vocabulary
 
         # The created customers' other rows go in as tuples (bulk.RowMaker), updates'
         # rows as instances.
@@ -1173,6 +1178,7 @@ class ContactImporter:
             quality.apply_batch(
                 (c, (loaded[c.pk]["addresses"] or [None])[0]) for c in changed_customers
             )
+            remember_search_words(changed_customers)
             Customer.objects.bulk_update(
                 changed_customers,
                 [
@@ -1265,6 +1271,7 @@ class ContactImporter:
                 orgs.append(org)
             quality.apply_batch((org, None) for org in orgs)
             bulk.insert(orgs, returning_ids=True)
+            remember_search_words(orgs)
             for org in orgs:
                 found[org.organization_name] = org.pk
                 audit_rows.append(
