@@ -8,6 +8,7 @@ before Django sets up (seconds on a busy machine), so a typo is reported at once
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import sys
@@ -18,7 +19,7 @@ from django.core.exceptions import AppRegistryNotReady, ImproperlyConfigured
 from django.core.management import ManagementUtility
 from django.core.management.base import BaseCommand, CommandError
 
-from rapport.core.cli import EXIT_FAILED, OneLineParser, report
+from rapport.core.cli import EXIT_FAILED, OneLineParser, UsageError, report
 
 # Rapport's own commands, in the order `rapport help` lists them, and the app of each.
 # A test checks this against the commands the apps ship.
@@ -62,6 +63,14 @@ class Utility(ManagementUtility):
     command: BaseCommand | None = None
 
     def fetch_command(self, subcommand: str) -> BaseCommand:
+        from django.core.management import get_commands
+
+        known = get_commands()
+        if subcommand not in known:
+            # Django would print its own two lines and exit 1; a typo is a usage error.
+            close = difflib.get_close_matches(subcommand, known)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise UsageError(f"unknown command {subcommand!r}{hint} (see rapport help)")
         self.command = _one_line_parsers(super().fetch_command(subcommand))
         return self.command
 

@@ -49,3 +49,29 @@ def test_the_demo_load_says_what_it_is_loading_as_it_goes(monkeypatch: Any) -> N
     assert seen[1].rstrip().endswith("Demo data [2/2] orders…")
     assert "people loaded" in seen[1]
     assert "Demo data ready" in out.getvalue()
+
+
+def test_a_long_demo_step_says_it_is_still_at_work(monkeypatch: Any) -> None:
+    from rapport.core.management.commands import demo
+
+    out = io.StringIO()
+    ticked = __import__("threading").Event()
+
+    def load(stdout: Any = None) -> str:
+        # Returns once the command has said at least once that this step is still running.
+        assert ticked.wait(10)
+        return "slow loaded"
+
+    class Watch(io.StringIO):
+        def write(self, text: str) -> int:
+            if "… slow:" in text:
+                ticked.set()
+            return out.write(text)
+
+    monkeypatch.setattr(demo, "STILL_WORKING_EVERY", 0.05)
+    monkeypatch.setattr(
+        registry, "demo_loaders", lambda: [registry.DemoLoader(key="slow", load=load)]
+    )
+    call_command("demo", stdout=Watch())
+    text = out.getvalue()
+    assert text.index("[1/1] slow…") < text.index("… slow:") < text.index("slow loaded")

@@ -222,6 +222,7 @@ def test_every_error_has_one_prefix(capsys: Any, write_csv: Callable[..., Path])
     path = write_csv([contact(1)])
     for args in (
         ["migrate", "no_such_app"],
+        ["imprt", "contacts", str(path)],
         ["import", "contacts", str(path), "--map", "Nope=email"],
         ["import", "contacts", str(path), "--frobnicate"],
     ):
@@ -295,3 +296,12 @@ def test_a_command_line_import_is_recorded_through_the_service(
     # A run that cannot start leaves no record.
     run_cli(capsys, "import", "contacts", str(path), "--map", "email=shoe")
     assert ImportRun.objects.count() == 1
+
+
+def test_an_unknown_command_is_a_usage_error_with_a_suggestion(capsys: Any) -> None:
+    code, _, err = run_cli(capsys, "imprt", "contacts", "x.csv")
+    assert code == EXIT_USAGE
+    assert (
+        err
+        == "rapport: error: unknown command 'imprt'; did you mean 'import'? (see rapport help)\n"
+    )

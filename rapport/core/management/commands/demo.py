@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
 from django.core.management.base import BaseCommand
+
+# A step that takes longer than this says it is still at work, every so often.
+STILL_WORKING_EVERY = 15.0
 
 
 class Command(BaseCommand):
@@ -16,14 +20,32 @@ class Command(BaseCommand):
 
         loaders = registry.demo_loaders()
         started = time.monotonic()
+        talk = options["verbosity"] > 0
         for number, loader in enumerate(loaders, start=1):
             # A first load takes a minute or more: say what is happening as it happens.
-            if options["verbosity"] > 0:
+            if talk:
                 self.stdout.write(f"Demo data [{number}/{len(loaders)}] {loader.key}…")
                 self.stdout.flush()
-            line = loader.load(stdout=self.stdout)
+            done = threading.Event()
+            ticker = threading.Thread(
+                target=self._still_working, args=(loader.key, done), daemon=True
+            )
+            if talk:
+                ticker.start()
+            try:
+                line = loader.load(stdout=self.stdout)
+            finally:
+                done.set()
+                if talk:
+                    ticker.join()
             if line:
                 self.stdout.write(line)
             self.stdout.flush()
-        if options["verbosity"] > 0:
+        if talk:
             self.stdout.write(f"Demo data ready ({time.monotonic() - started:.1f} s).")
+
+    def _still_working(self, key: str, done: threading.Event) -> None:
+        began = time.monotonic()
+        while not done.wait(STILL_WORKING_EVERY):
+            self.stdout.write(f"  … {key}: {time.monotonic() - began:.0f} s")
+            self.stdout.flush()
