@@ -30,7 +30,8 @@ from splink.internals.exceptions import EMTrainingException
 
 logger = logging.getLogger(__name__)
 
-ENGINE_VERSION = 2  # 2: λ from the model's recall, FEBRL blocking and levels
+# 2: λ from the model's recall, FEBRL blocking and levels; 3: fitted to the columns held
+ENGINE_VERSION = 3
 DEFAULT_THRESHOLD = 0.9
 # Pairs at or above this probability are kept for review; those above the run threshold
 # also form clusters. Lower than the default threshold so the queue shows near misses.

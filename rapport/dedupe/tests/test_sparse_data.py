@@ -88,6 +88,10 @@ def test_data_the_model_cannot_learn_from_ends_the_run_with_a_reason_not_a_failu
     assert job.status == JobStatus.SUCCEEDED
     # Pairs found earlier are left as they were.
     assert DuplicatePair.objects.get(pk=earlier.pk).status == PairStatus.OPEN
+    # The hourly run, with no trained model yet, tries a full run and ends the same way.
+    result = tasks.dedupe_incremental.call()
+    assert result["trained"] is False
+    assert Job.objects.get(kind="dedupe.incremental").status == JobStatus.SUCCEEDED
 
     client.force_login(UserFactory(is_superuser=True, is_staff=True))
     page = client.get(reverse("dedupe:queue")).content.decode()
