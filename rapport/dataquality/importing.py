@@ -128,6 +128,7 @@ class ContactRow:
     row: int
     raw: list[str]
     external_id: str | None = None
+    rapport_id: int | None = None  # the `id` of a Rapport export: match only
     first_name: str | None = None
     last_name: str | None = None
     email: str | None = None
@@ -273,6 +274,11 @@ class RowValidator:
                 row.external_id = self._clean(text, 100)
             except ValidationError as exc:
                 fail("external_id", exc)
+        if text := values["rapport_id"]:
+            if text.isascii() and text.isdigit() and 0 < int(text) < 2**63:
+                row.rapport_id = int(text)
+            else:
+                errors.append(RowError(number, "rapport_id", f"{text!r} is not a Rapport ID."))
         if text := values["first_name"]:
             try:
                 row.first_name = self._name_of(text)
@@ -528,6 +534,7 @@ def _clean_text(text: str, max_length: int) -> str:
 _CACHE_LIMIT = 100_000
 _CONTACT_COLUMNS = (
     "external_id",
+    "rapport_id",
     "first_name",
     "last_name",
     "email",
@@ -658,6 +665,8 @@ class ContactImporter:
         keys = set()
         if row.external_id:
             keys.add(f"x:{row.external_id}")
+        if row.rapport_id:
+            keys.add(f"i:{row.rapport_id}")
         if row.email and self.upsert_by == UpsertBy.EMAIL:
             keys.add(f"e:{row.email}")
         return keys
@@ -773,6 +782,11 @@ class ContactImporter:
         # External ids of records merged away: the row goes to the record they live on.
         via_merge = self._merged_away(external_ids - by_external.keys(), base)
         by_external.update(via_merge)
+        # Rows of a Rapport export with no external id match by the export's own id.
+        rapport_ids = {r.rapport_id for r in batch if r.rapport_id and not r.external_id}
+        by_pk: dict[int, Customer] = {}
+        if rapport_ids and self.upsert_by != UpsertBy.EMAIL:
+            by_pk = {c.pk: c for c in base.filter(pk__in=rapport_ids)}
         by_email: dict[str, list[Customer]] = {}
         if self.upsert_by == UpsertBy.EMAIL:
             emails = {r.email for r in batch if r.email}
@@ -806,6 +820,17 @@ class ContactImporter:
                     continue
             else:
                 match = by_external.get(row.external_id or "")
+                if match is None and row.rapport_id and not row.external_id:
+                    match = by_pk.get(row.rapport_id)
+                    if match is None:
+                        fail(
+                            row,
+                            "rapport_id",
+                            f"No customer has the Rapport ID {row.rapport_id} (deleted, merged "
+                            "or from another Rapport); map the id column to nothing to create "
+                            "new records.",
+                        )
+                        continue
             if row.external_id in via_merge:
                 row.external_id = None  # the survivor keeps its own; the id stays on the tombstone
             if match is None:

@@ -17,6 +17,8 @@ CUSTOMER_TYPE = "customers.customer"
 
 CONTACT_FIELDS: dict[str, str] = {
     "external_id": "External ID",
+    # The `id` column of a Rapport export: matches the record it came from (never creates).
+    "rapport_id": "Rapport ID (of an export)",
     "first_name": "First name",
     "last_name": "Last name",
     "email": "E-mail",
@@ -159,6 +161,13 @@ def suggest(headers: list[str], object_type: str, *, fuzzy: bool = True) -> dict
         if name in choices and name not in used:
             result[header] = name
             used.add(name)
+    # `id` beside `external_id` is the signature of our own export: it is Rapport's id.
+    if "external_id" in used and "rapport_id" in choices and "rapport_id" not in used:
+        for header in headers:
+            if slug(header) == "id" and header not in result:
+                result[header] = "rapport_id"
+                used.add("rapport_id")
+                break
     for header in headers:
         if header in result:
             continue

@@ -10,7 +10,9 @@ import pytest
 
 from rapport.core.models import AuditLogEntry, OutboxEvent
 from rapport.core.permissions import Scope
+from rapport.customers import services
 from rapport.customers.models import Customer, CustomFieldDefinition
+from rapport.customers.services import CustomerInput, EmailInput
 from rapport.dataquality import sources
 from rapport.dataquality.exporting import CONTACT_COLUMNS, export_contacts
 from rapport.dataquality.mapping import suggest
@@ -26,7 +28,7 @@ def test_an_exports_id_column_is_not_taken_for_the_external_id() -> None:
     for fuzzy in (True, False):
         mapping = suggest(CONTACT_COLUMNS, "contacts", fuzzy=fuzzy)
         assert mapping["external_id"] == "external_id"
-        assert mapping["id"] == ""
+        assert mapping["id"] == "rapport_id"  # matches the record, never an external id
     # A file from another tool with only `id` still maps it as the external id.
     assert suggest(["id", "email"], "contacts")["id"] == "external_id"
 
@@ -68,3 +70,47 @@ def test_an_unchanged_export_re_imports_as_nothing_to_do(
     assert AuditLogEntry.objects.count() == audit_rows
     assert OutboxEvent.objects.count() == events
     assert people.get(external_id=rows[1]["external_id"]).primary_phone == "+442079460958"
+
+
+def test_records_without_an_external_id_re_import_onto_themselves_by_the_exports_id(
+    tmp_path: Path,
+) -> None:
+    """Records typed in the browser have no external id: the export's `id` matches them."""
+    admin = user_with(Scope.ALL)
+    for i in range(5):
+        services.customer_create(
+            actor=admin,
+            data=CustomerInput(
+                first_name="Grace",
+                last_name=f"Hopper{i}",
+                emails=[EmailInput(email=f"grace{i}@example.com")],
+            ),
+        )
+    before = dict(Customer.objects.values_list("pk", "version"))
+    target = tmp_path / "export.csv"
+    export_contacts(actor=admin, filters={}, target=target, file_format="csv")
+    with sources.open_table(target) as source:
+        mapping = suggest(source.headers, "contacts")
+    audit_rows, events = AuditLogEntry.objects.count(), OutboxEvent.objects.count()
+    again, _ = run_import(actor=admin, object_type="contacts", path=target, mapping=mapping)
+    assert (again.rows, again.created, again.failed) == (5, 0, 0), again.errors
+    assert dict(Customer.objects.values_list("pk", "version")) == before
+    assert (AuditLogEntry.objects.count(), OutboxEvent.objects.count()) == (audit_rows, events)
+
+
+def test_an_id_that_names_no_record_is_a_row_error_not_a_new_record(
+    write_csv: Callable[..., Path],
+) -> None:
+    path = write_csv(
+        [
+            {"id": "987654", "external_id": "", "first_name": "Ada", "last_name": "L"},
+            {"id": "x1", "external_id": "", "first_name": "Ada", "last_name": "L"},
+        ]
+    )
+    with sources.open_table(path) as source:
+        mapping = suggest(source.headers, "contacts")
+    result, _ = run_import(actor=None, object_type="contacts", path=path, mapping=mapping)
+    assert (result.created, result.failed) == (0, 2)
+    assert [e.field for e in result.errors] == ["rapport_id", "rapport_id"]
+    assert "No customer has the Rapport ID 987654" in result.errors[0].message
+    assert not Customer.objects.exists()
