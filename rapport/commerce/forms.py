@@ -87,7 +87,7 @@ class ProductForm(forms.Form):
 
 
 class OrderStatusForm(forms.Form):
-    status = forms.ChoiceField(label="New status", choices=OrderStatus.choices)
+    status = forms.ChoiceField(choices=OrderStatus.choices)
     reason = forms.CharField(max_length=200, required=False)
     confirm_cancel = forms.BooleanField(label="Yes, cancel this order", required=False)
 

@@ -61,6 +61,31 @@ def when(value: dt.datetime | dt.date | None) -> str:
     return formats.date_format(value, "DATE_FORMAT")
 
 
+def language_name(code: str | None) -> str:
+    """A BCP 47 tag as a name: "en" → "English", "fr-CA" → "French (fr-CA)"; unknown
+    tags stay as they are (Django's table of languages, no guessing)."""
+    from django.conf.locale import LANG_INFO
+
+    if not code:
+        return ""
+    tag = code.strip()
+    exact = LANG_INFO.get(tag.lower())
+    if exact and "name" in exact:
+        return str(exact["name"])
+    base = LANG_INFO.get(tag.split("-")[0].lower())
+    if base and "name" in base:
+        return f"{base['name']} ({tag})"
+    return tag
+
+
+def words(value: str | None) -> str:
+    """A code-like value ("demo-duplicate", "trade_fair") as words; other text unchanged."""
+    text = value or ""
+    if text and " " not in text and ("-" in text or "_" in text):
+        return capfirst(text.replace("_", " ").replace("-", " "))
+    return text
+
+
 @cache
 def _model(object_type: str) -> type[models.Model] | None:
     try:
@@ -76,6 +101,15 @@ def object_type_label(object_type: str) -> str:
         return registered.label
     model = _model(object_type)
     return capfirst(str(model._meta.verbose_name)) if model else object_type
+
+
+def object_type_plural(object_type: str) -> str:
+    """ "customers.customer" → "Customers"."""
+    registered = next((o for o in registry.object_types() if o.name == object_type), None)
+    if registered:
+        return registered.label_plural
+    model = _model(object_type)
+    return capfirst(str(model._meta.verbose_name_plural)) if model else object_type
 
 
 def _field(model: type[models.Model] | None, key: str) -> models.Field[Any, Any] | None:

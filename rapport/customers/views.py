@@ -18,7 +18,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from rapport.core import registry
+from rapport.core import humanize, registry
 from rapport.core.errors import Conflict
 from rapport.core.http import AuthedRequest
 from rapport.core.permissions import can
@@ -502,6 +502,10 @@ def _facts(customer: Customer, defs: list[CustomFieldDefinition]) -> list[dict[s
         value = getattr(customer, name)
         if name == "lifecycle_stage":
             value = customer.get_lifecycle_stage_display()
+        elif name == "language":
+            value = humanize.language_name(value)  # "en" → "English"
+        elif name == "source":
+            value = humanize.words(value)  # "demo-duplicate" → "Demo duplicate"
         facts.append(
             {
                 "name": name,

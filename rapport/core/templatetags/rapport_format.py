@@ -28,3 +28,15 @@ def when(value: dt.datetime | dt.date | None) -> str:
 def codename(value: Any) -> str:
     """ "customers.tasks.rescore_quality" → "Rescore quality": the last dotted part, in words."""
     return capfirst(str(value).rsplit(".", 1)[-1].replace("_", " ").replace("-", " "))
+
+
+@register.filter
+def object_type_plural(value: str) -> str:
+    """ "customers.customer" → "Customers": what roles and logs call a type of record."""
+    return humanize.object_type_plural(str(value))
+
+
+@register.filter
+def slug_words(value: Any) -> str:
+    """A code-like value ("demo-duplicate", "trade_fair") as words; other text unchanged."""
+    return humanize.words(str(value))

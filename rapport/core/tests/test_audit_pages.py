@@ -154,3 +154,14 @@ def test_the_tasks_page_shows_intervals_in_words(client, admin):
     client.force_login(admin)
     html = client.get(reverse("core:tasks")).content.decode()
     assert "1 day" in html and "86400" not in html and "Rescore quality" in html
+
+
+def test_a_job_page_shows_its_result_in_words(client, admin):
+    from rapport.core import jobs
+
+    job = jobs.job_create(owner=admin, kind="import", title="Import contacts")
+    job.result = {"rows_written": 1200}
+    job.save()
+    client.force_login(admin)
+    html = client.get(reverse("core:job_detail", args=[job.pk])).content.decode()
+    assert "Rows written" in html and "1,200" in html and "rows_written" not in html

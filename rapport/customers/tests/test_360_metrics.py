@@ -43,3 +43,13 @@ def test_a_registered_metric_shows_a_card_only_when_it_has_a_value(client, admin
         assert "metric-test-clv" not in other and "value-metrics" not in other
     finally:
         registry.remove_customer_metric("test-clv")
+
+
+def test_the_profile_shows_a_language_name_and_a_readable_source(client, admin):
+    ada = person(admin, language="en", source="demo-duplicate")
+    client.force_login(admin)
+    html = client.get(reverse("customers:detail", args=[ada.pk])).content.decode()
+    language = html[html.index('id="fact-language"') :][:400]
+    source = html[html.index('id="fact-source"') :][:400]
+    assert "English" in language and ">en<" not in language
+    assert "Demo duplicate" in source and "demo-duplicate" not in source
