@@ -421,6 +421,8 @@ def _relevance_page(
         values = decode_cursor(cursor, RELEVANCE)
         if values[:1] == [0] and len(values) == 2 and isinstance(values[1], int):
             position = values[1]
+        elif values == [1]:  # the rest, from its start
+            phase = 1
         elif values[:1] == [1] and len(values) == 3:
             phase, after = 1, values[1:]
         else:
@@ -429,7 +431,8 @@ def _relevance_page(
     if phase == 0 and ranked:
         # The ranked ones this list's other filters keep, in the search's order (with no
         # other filter, all: they are matches already, read inside the actor's scope).
-        others = {k: v for k, v in filters.items() if k != "q"}
+        not_filters = {"q", "sort", "cursor", "page_size", "view"}
+        others = {k: v for k, v in filters.items() if k not in not_filters}
         if others:
             kept = set(queryset.filter(pk__in=ranked).values_list("pk", flat=True))
             ranked_kept = [pk for pk in ranked if pk in kept]
@@ -447,6 +450,13 @@ def _relevance_page(
                 sort=RELEVANCE,
             )
     rest = queryset.exclude(pk__in=ranked).order_by("sort_name", "pk")
+    if len(rows) == limit:
+        # The ranked part ends with this page: the next one starts the rest (a name
+        # cursor from a ranked row would skip the rest's names before it).
+        more = rest.exists()
+        return Page(
+            items=rows, next_cursor=encode_cursor(RELEVANCE, [1]) if more else None, sort=RELEVANCE
+        )
     if after is not None:
         rest = rest.filter(after_row(("sort_name",), after, directions=(False,)))
     wanted = limit - len(rows) + 1

@@ -139,6 +139,16 @@ def test_the_list_counts_and_pages_every_match_past_the_search_pool(
     assert {c.pk for c in rows} == set(sorted(expected)[3:]) and len(rows) == len(expected) - 3
 
 
+@pytest.mark.parametrize(("pool", "page_size"), [(7, 7), (6, 3), (7, 1)])
+def test_pages_that_end_exactly_with_the_ranked_part_lose_no_match(
+    admin: Any, crowd: Any, monkeypatch: pytest.MonkeyPatch, pool: int, page_size: int
+) -> None:
+    monkeypatch.setattr(search, "CANDIDATES", pool)
+    expected = {c.pk for c in Customer.objects.all() if "smith" in c.search_text}
+    rows = _all_pages(admin, {"q": "smith"}, selectors.RELEVANCE, limit=page_size)
+    assert len(rows) == len(expected) and {c.pk for c in rows} == expected
+
+
 def test_the_list_ranks_as_the_search_then_names_in_order(
     admin: Any, crowd: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
