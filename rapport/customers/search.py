@@ -23,6 +23,7 @@ Terms under three characters never drive a trigram scan.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import time
@@ -686,6 +687,13 @@ def matches(queryset: QuerySet[Customer], found: Plan, query: str) -> QuerySet[C
 
 
 _WORDS = re.compile(r"[^\W_]+")
+
+
+@functools.lru_cache(maxsize=64)
+def _query_key(terms: tuple[str, ...]) -> str:
+    return normalize.name_sort_key(" ".join(terms))
+
+
 # A typo match keeps company only with matches nearly as close as the best one.
 TYPO_SPREAD = 15.0
 
@@ -708,7 +716,9 @@ def _term_score(term: str, name: str, name_words: list[str], text: str) -> tuple
     return 0.7 * best, False
 
 
-def score(terms: list[str], text: str, name: str) -> tuple[float, bool]:
+def score(
+    terms: list[str], text: str, name: str, *, name_key: str | None = None
+) -> tuple[float, bool]:
     """(relevance, every term found as typed). Whole words of the name beat their starts,
     which beat other substrings of the name, then of the e-mails, phones and
     organizations, then corrected words by their edits; the name being the query, or
@@ -720,7 +730,9 @@ def score(terms: list[str], text: str, name: str) -> tuple[float, bool]:
     name_words = _WORDS.findall(folded)
     parts = [_term_score(t, folded, name_words, text) for t in terms]
     value = 100.0 * sum(p for p, _ in parts) / len(parts)
-    query_key, name_key = normalize.name_sort_key(" ".join(terms)), normalize.name_sort_key(name)
+    query_key = _query_key(tuple(terms))
+    if name_key is None:
+        name_key = normalize.name_sort_key(name)
     if query_key and name_key == query_key:
         value += 8.0
     elif query_key and name_key.startswith(query_key):
@@ -750,7 +762,9 @@ def ranked(*, actor: Any, query: str, found: Plan | None = None) -> list[Custome
     )
     scored: list[tuple[Customer, float]] = []
     for customer in rows:
-        value, as_typed = score(terms, customer.search_text, customer.display_name)
+        value, as_typed = score(
+            terms, customer.search_text, customer.display_name, name_key=customer.sort_name
+        )
         if found.mode == "exact" and not as_typed:
             continue
         scored.append((customer, value))

@@ -133,6 +133,20 @@ def test_the_list_counts_and_pages_every_match_past_the_search_pool(
     for sort in (selectors.RELEVANCE, "name", "-created"):
         rows = _all_pages(admin, {"q": "smith"}, sort, limit=7)
         assert len(rows) == len(expected) and {c.pk for c in rows} == expected, sort
+    # With another filter the ranked part keeps only what that filter keeps.
+    Customer.objects.filter(pk__in=sorted(expected)[:3]).update(kind="organization")
+    rows = _all_pages(admin, {"q": "smith", "kind": "person"}, selectors.RELEVANCE, limit=7)
+    assert {c.pk for c in rows} == set(sorted(expected)[3:]) and len(rows) == len(expected) - 3
+
+
+@pytest.mark.parametrize(("pool", "page_size"), [(7, 7), (6, 3), (7, 1)])
+def test_pages_that_end_exactly_with_the_ranked_part_lose_no_match(
+    admin: Any, crowd: Any, monkeypatch: pytest.MonkeyPatch, pool: int, page_size: int
+) -> None:
+    monkeypatch.setattr(search, "CANDIDATES", pool)
+    expected = {c.pk for c in Customer.objects.all() if "smith" in c.search_text}
+    rows = _all_pages(admin, {"q": "smith"}, selectors.RELEVANCE, limit=page_size)
+    assert len(rows) == len(expected) and {c.pk for c in rows} == expected
 
 
 def test_the_list_ranks_as_the_search_then_names_in_order(
@@ -180,3 +194,38 @@ def test_counts_and_pages_stay_inside_the_record_scope(admin: Any, crowd: Any, t
     names = [c.display_name for c in _all_pages(rep, {"q": "smth"}, selectors.RELEVANCE, 1)]
     assert sorted(names) == ["Jane Smith", "John Smith"]
     assert search.search_results(actor=rep, query="smith").total == "2"
+
+
+def test_past_the_count_cap_the_rest_is_read_through_the_name_index(
+    admin: Any, crowd: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beyond the cap SQLite walks the name index for the unranked rest rather than sort
+    every match; the pages still hold every match once."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr(search, "CANDIDATES", 5)
+    expected = {c.pk for c in Customer.objects.all() if "smith" in c.search_text}
+    seen: list[int] = []
+    cursor = None
+    with CaptureQueriesContext(connection) as queries:
+        while True:
+            page = selectors.customer_page(
+                actor=admin,
+                filters={"q": "smith"},
+                sort=selectors.RELEVANCE,
+                cursor=cursor,
+                limit=7,
+                matches=selectors.CappedCount(value=10_000, more=True),
+            )
+            seen += [c.pk for c in page.items]
+            cursor = page.next_cursor
+            if not cursor:
+                break
+    assert len(seen) == len(set(seen)) and set(seen) == expected
+    if connection.vendor == "sqlite":
+        walk = next(q["sql"] for q in queries if "INDEXED BY" in q["sql"])
+        with connection.cursor() as db:
+            db.execute(f"EXPLAIN QUERY PLAN {walk}")
+            plan = " / ".join(str(row[-1]) for row in db.fetchall())
+        assert "customer_name" in plan and "TEMP B-TREE" not in plan, plan
