@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import models
-from django.db.models import Q, TextField
+from django.db import connection, models
+from django.db.models import BooleanField, F, Func, Q, TextField
 from django.db.models.functions import Cast
 
 from rapport.core import registry
@@ -117,11 +117,14 @@ class ErasureContext:
         # decides.
         # SQLite compares case-insensitively in ASCII only, so an escaped "\\u00c5" is not
         # "\\u00e5": the value is looked for as it was given as well as in lower case.
+        # A word shorter than MIN_LENGTH ("+33" of "+33 6 12 34 56 78") would select most
+        # rows; the whole value is looked for then.
         needles: set[str] = set()
         for value in self.identifiers | self._as_given:
             word = max(value.split(), key=len)
-            needles.add(word)
-            needles.add(json.dumps(word)[1:-1])
+            needle = word if len(word) >= MIN_LENGTH else value
+            needles.add(needle)
+            needles.add(json.dumps(needle)[1:-1])
         return needles
 
     def candidates(
@@ -137,17 +140,53 @@ class ErasureContext:
         annotations = {f"_gdpr_{name}": Cast(name, TextField()) for name in json_fields}
         condition = Q()
         for column in text_fields:
-            for needle in needles:
-                condition |= Q(**{f"{column}__icontains": needle})
+            condition |= _contains_any(column, needles)
         # JSON may hold the person's payload with no identifier left in it (an old name,
         # no e-mail): look for their id as well (both databases print `"id": 12,`).
         pk = self.customer_id
         for column in annotations:
-            for needle in needles | {f'"id": {pk},', f'"id": {pk}}}'}:
-                condition |= Q(**{f"{column}__icontains": needle})
+            condition |= _contains_any(column, needles | {f'"id": {pk},', f'"id": {pk}}}'})
         if not condition:
             return queryset.none()
         return queryset.annotate(**annotations).filter(condition)
+
+
+def _contains_any(column: str, needles: set[str]) -> Q:
+    """Rows whose `column` holds one of `needles`, case-insensitively."""
+    if not needles:
+        return Q()
+    if connection.vendor == "postgresql":
+        return Q(_LowerLikeAny(F(column), sorted(needles)))
+    condition = Q()
+    for needle in needles:  # SQLite: LIKE is fast there (its REGEXP calls back into Python)
+        condition |= Q(**{f"{column}__icontains": needle})
+    return condition
+
+
+class _LowerLikeAny(Func):
+    """PostgreSQL: `lower(text) LIKE ANY(patterns)`, the text computed once per row. OR'ed
+    ILIKEs cast the JSON to text once per needle, and a regular expression alternation is
+    slower still (100,000 events: 1.3 s against 2.3 s and 5 s)."""
+
+    output_field = BooleanField()
+
+    def __init__(self, expression: Any, needles: list[str]) -> None:
+        super().__init__(expression)
+        self.patterns = [
+            "%" + re.sub(r"([\\%_])", r"\\\1", needle.lower()) + "%" for needle in needles
+        ]
+
+    def as_sql(
+        self,
+        compiler: Any,
+        connection: Any,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> tuple[str, Any]:
+        sql, params = compiler.compile(self.get_source_expressions()[0])
+        return f"lower({sql}) LIKE ANY(%s)", [*params, self.patterns]
 
 
 def sweep(
