@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import struct
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -146,6 +147,21 @@ def test_a_zip_bomb_xlsx_is_refused_from_its_directory(tmp_path: Path) -> None:
     assert path.stat().st_size < 1024 * 1024
     response, _ = upload_page(tmp_path, "bomb.xlsx", path.read_bytes())
     assert_refused(response, "bomb.xlsx", "IMPORT_MAX_COMPRESSION_RATIO")
+
+
+def test_a_zip_bomb_that_declares_a_small_size_is_refused(tmp_path: Path) -> None:
+    # The sizes in the zip's headers are what the limits read: forge them to 1,000 bytes
+    # and the reader must stop at that size instead of inflating 150 MB.
+    path = tmp_path / "liar.xlsx"
+    write_zip_bomb(path, 150)
+    with zipfile.ZipFile(path) as archive:
+        real = max(member.file_size for member in archive.infolist())
+    content = path.read_bytes().replace(struct.pack("<I", real), struct.pack("<I", 1000))
+    path.write_bytes(content)
+    with zipfile.ZipFile(path) as archive:
+        assert max(member.file_size for member in archive.infolist()) < 1024 * 1024
+    with pytest.raises(SourceError, match=r"liar\.xlsx: not a readable spreadsheet"):
+        sources.read_headers(path)
 
 
 def test_a_spreadsheet_past_the_uncompressed_size_is_refused(tmp_path: Path, settings: Any) -> None:
