@@ -19,7 +19,7 @@ from django.test import Client
 from django.urls import reverse
 
 from rapport.customers.models import Customer
-from rapport.dataquality import sources
+from rapport.dataquality import sources, uploads
 from rapport.dataquality.mapping import MappingError
 from rapport.dataquality.models import ImportRun
 from rapport.dataquality.services import run_import
@@ -181,6 +181,31 @@ def test_an_upload_past_the_size_limit_is_refused(
     assert path.stat().st_size > 1024
     response, _ = upload_page(tmp_path, "people.csv", path.read_bytes())
     assert_refused(response, "larger than", "IMPORT_MAX_UPLOAD_BYTES")
+
+
+@pytest.mark.parametrize("size_mb", [2, 70])
+def test_an_oversize_upload_is_dropped_as_it_arrives(
+    tmp_path: Path, settings: Any, size_mb: int
+) -> None:
+    # 2 MB: refused by the bytes received; 70 MB: by the request's Content-Length, before
+    # the file is read. Either way no byte of it is kept in memory or on disk.
+    settings.IMPORT_MAX_UPLOAD_BYTES = 1024 * 1024
+    content = b"email\n" + b"a@example.com\n" * (size_mb * 1024 * 1024 // 14)
+    response, _ = upload_page(tmp_path, "big.csv", content)
+    assert_refused(response, "larger than 1 MB", "IMPORT_MAX_UPLOAD_BYTES")
+    assert uploads.refused_size(response.wsgi_request) is not None
+    assert not response.wsgi_request.FILES
+
+
+def test_the_upload_page_still_checks_csrf(tmp_path: Path) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(UserFactory(is_superuser=True))
+    response = client.post(
+        reverse("dataquality:import_new"),
+        {"object_type": "contacts", "file": SimpleUploadedFile("a.csv", b"email\na@b.co\n")},
+    )
+    assert response.status_code == 403
+    assert not ImportRun.objects.exists()
 
 
 def test_a_file_within_the_limits_goes_on_to_the_mapping_page(
