@@ -16,6 +16,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from rapport.core import selectors as core_selectors
@@ -27,6 +28,7 @@ from rapport.customers.models import Customer
 from rapport.dataquality import cleansing, exporting, selectors, services, sources
 from rapport.dataquality.forms import ExportForm, MappingForm, UploadForm
 from rapport.dataquality.models import ImportMapping, ImportRun, ImportStatus
+from rapport.dataquality.uploads import ImportUploadLimit, refused_size
 
 # A report younger than this is shown as it is; an older one is recounted (inline for a
 # small scope, in the background for a large one).
@@ -52,12 +54,26 @@ def import_list(request: AuthedRequest) -> HttpResponse:
     )
 
 
+@csrf_exempt  # checked by _import_new, once the upload handler below is in place
 @login_required
 def import_new(request: AuthedRequest) -> HttpResponse:
     if not can(request.user, "create", Customer):
         raise PermissionDenied("Your role does not allow creating customers.")
+    request.upload_handlers = [ImportUploadLimit(request), *request.upload_handlers]
+    return _import_new(request)
+
+
+@csrf_protect
+def _import_new(request: AuthedRequest) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    too_large = refused_size(request)
+    if too_large is not None:
+        form.is_valid()
+        try:
+            services.check_upload_size(too_large)
+        except ValidationError as exc:
+            form.errors["file"] = form.error_class(exc.messages)
+    elif request.method == "POST" and form.is_valid():
         try:
             run = services.import_upload(
                 actor=request.user,

@@ -1,7 +1,8 @@
-"""A `rapport import contacts` killed (SIGKILL) mid-import leaves no process behind: its
-validation worker and the multiprocessing resource tracker exit within seconds.
+"""An import whose process is killed (SIGKILL) mid-import leaves no process behind: its
+validation worker and the multiprocessing resource tracker exit within seconds. Both ways
+an import runs: `rapport import contacts`, and an import job in `rapport worker`.
 
-Runs Rapport in a subprocess against its own database, as test_worker_restart does.
+Runs Rapport in subprocesses against its own database, as test_worker_restart does.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import HEADER
+from .test_worker_restart import _python
 
 ROWS = 30_000
 
@@ -65,12 +67,14 @@ def _command(pid: int) -> str:
         return "(gone)"
 
 
-def test_killed_import_leaves_no_child_process(tmp_path: Path) -> None:
+@pytest.mark.parametrize("runner", ["cli", "worker"])
+def test_killed_import_leaves_no_child_process(tmp_path: Path, runner: str) -> None:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "rapport.config.settings",
         "DATABASE_URL": _database_url(tmp_path),
         "RAPPORT_VAR_DIR": str(tmp_path / "var"),
+        "TASK_BACKEND": "database",
         "IMPORT_BATCH_SIZE": "200",
         "IMPORT_PARALLEL_AFTER_ROWS": "500",
         "IMPORT_VALIDATION_PROCESSES": "1",
@@ -86,9 +90,26 @@ def test_killed_import_leaves_no_child_process(tmp_path: Path) -> None:
     lines += [f"C{i:06d},Pat,Doe{i},p{i}@example.com,,,,,,,,,FR," for i in range(1, ROWS + 1)]
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
+    if runner == "cli":
+        command = ["import", "contacts", str(source), "--json"]
+    else:
+        _python(
+            env,
+            f"""
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rapport.identity.models import User
+from rapport.dataquality import services
+user = User.objects.create_superuser(email="admin@example.com", password="x" * 20)
+upload = SimpleUploadedFile("contacts.csv", open({str(source)!r}, "rb").read())
+run = services.import_upload(actor=user, object_type="contacts", upload=upload)
+job = services.import_start(actor=user, run=run, dry_run=False)
+print(json.dumps(str(job.pk)))
+""",
+        )
+        command = ["worker", "--interval", "0.2"]
     log = (tmp_path / "import.log").open("wb")
     parent = subprocess.Popen(
-        [sys.executable, "-m", "rapport.config.cli", "import", "contacts", str(source), "--json"],
+        [sys.executable, "-m", "rapport.config.cli", *command],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -105,6 +126,7 @@ def test_killed_import_leaves_no_child_process(tmp_path: Path) -> None:
         assert len(children) >= 2, {pid: _command(pid) for pid in children}
         commands = " | ".join(_command(pid) for pid in children)
         assert "resource_tracker" in commands, commands
+        assert "spawn_main" in commands, commands  # the validation worker
 
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait(10)

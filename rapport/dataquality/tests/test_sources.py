@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import struct
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +19,7 @@ from django.test import Client
 from django.urls import reverse
 
 from rapport.customers.models import Customer
-from rapport.dataquality import sources
+from rapport.dataquality import sources, uploads
 from rapport.dataquality.mapping import MappingError
 from rapport.dataquality.models import ImportRun
 from rapport.dataquality.services import run_import
@@ -148,6 +149,21 @@ def test_a_zip_bomb_xlsx_is_refused_from_its_directory(tmp_path: Path) -> None:
     assert_refused(response, "bomb.xlsx", "IMPORT_MAX_COMPRESSION_RATIO")
 
 
+def test_a_zip_bomb_that_declares_a_small_size_is_refused(tmp_path: Path) -> None:
+    # The sizes in the zip's headers are what the limits read: forge them to 1,000 bytes
+    # and the reader must stop at that size instead of inflating 150 MB.
+    path = tmp_path / "liar.xlsx"
+    write_zip_bomb(path, 150)
+    with zipfile.ZipFile(path) as archive:
+        real = max(member.file_size for member in archive.infolist())
+    content = path.read_bytes().replace(struct.pack("<I", real), struct.pack("<I", 1000))
+    path.write_bytes(content)
+    with zipfile.ZipFile(path) as archive:
+        assert max(member.file_size for member in archive.infolist()) < 1024 * 1024
+    with pytest.raises(SourceError, match=r"liar\.xlsx: not a readable spreadsheet"):
+        sources.read_headers(path)
+
+
 def test_a_spreadsheet_past_the_uncompressed_size_is_refused(tmp_path: Path, settings: Any) -> None:
     settings.IMPORT_MAX_UNCOMPRESSED_BYTES = 5 * 1024 * 1024
     settings.IMPORT_MAX_COMPRESSION_RATIO = 10_000
@@ -165,6 +181,31 @@ def test_an_upload_past_the_size_limit_is_refused(
     assert path.stat().st_size > 1024
     response, _ = upload_page(tmp_path, "people.csv", path.read_bytes())
     assert_refused(response, "larger than", "IMPORT_MAX_UPLOAD_BYTES")
+
+
+@pytest.mark.parametrize("size_mb", [2, 70])
+def test_an_oversize_upload_is_dropped_as_it_arrives(
+    tmp_path: Path, settings: Any, size_mb: int
+) -> None:
+    # 2 MB: refused by the bytes received; 70 MB: by the request's Content-Length, before
+    # the file is read. Either way no byte of it is kept in memory or on disk.
+    settings.IMPORT_MAX_UPLOAD_BYTES = 1024 * 1024
+    content = b"email\n" + b"a@example.com\n" * (size_mb * 1024 * 1024 // 14)
+    response, _ = upload_page(tmp_path, "big.csv", content)
+    assert_refused(response, "larger than 1 MB", "IMPORT_MAX_UPLOAD_BYTES")
+    assert uploads.refused_size(response.wsgi_request) is not None
+    assert not response.wsgi_request.FILES
+
+
+def test_the_upload_page_still_checks_csrf(tmp_path: Path) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(UserFactory(is_superuser=True))
+    response = client.post(
+        reverse("dataquality:import_new"),
+        {"object_type": "contacts", "file": SimpleUploadedFile("a.csv", b"email\na@b.co\n")},
+    )
+    assert response.status_code == 403
+    assert not ImportRun.objects.exists()
 
 
 def test_a_file_within_the_limits_goes_on_to_the_mapping_page(
