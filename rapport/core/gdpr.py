@@ -31,7 +31,7 @@ from django.db import connection, models
 from django.db.models import BooleanField, F, Func, Q, TextField
 from django.db.models.functions import Cast
 
-from rapport.core import registry
+from rapport.core import registry, spreadsheets
 
 logger = logging.getLogger(__name__)
 
@@ -296,7 +296,7 @@ def _scrub_delimited(path: Path, ctx: ErasureContext) -> bool:
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     kept = rows[:1] + [row for row in rows[1:] if not any(ctx.matches(cell) for cell in row)]
     out = io.StringIO(newline="")
-    csv.writer(out, delimiter=delimiter).writerows(kept)
+    spreadsheets.csv_writer(out, delimiter=delimiter).writerows(kept)
     _replace(path, out.getvalue().encode(encoding))
     return True
 

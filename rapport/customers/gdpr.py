@@ -183,10 +183,13 @@ def erase(*, ctx: ErasureContext) -> int:
     notes; keep the row as "Erased customer #id" with its timeline (emptied) and links."""
     from django.db.models import F
 
-    from rapport.customers import quality
+    from rapport.customers import normalize, quality, search
 
     customer = Customer.objects.get(pk=ctx.customer_id)
     _remember_values(ctx, customer)
+    name_words = normalize.name_words(
+        customer.first_name, customer.last_name, customer.organization_name
+    )
     customer.emails.all().delete()
     customer.phones.all().delete()
     customer.addresses.all().delete()
@@ -211,6 +214,8 @@ def erase(*, ctx: ErasureContext) -> int:
     quality.apply(customer, None)
     customer.version = F("version") + 1
     customer.save()
+    # Search's typo vocabulary holds name words; the person's own rare ones go with them.
+    search.forget_words(name_words, except_customer_id=customer.pk)
 
     timeline = Interaction.objects.filter(customer=customer)
     timeline.update(body="")

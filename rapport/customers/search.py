@@ -148,6 +148,27 @@ def _vocabulary() -> _Vocabulary:
     return state
 
 
+def forget_words(words: set[str], *, except_customer_id: int) -> int:
+    """Drop from the vocabulary the words no other customer's name still holds (a GDPR
+    erasure: the erased person's rare surname must not outlive them). A word found inside
+    another customer's search text is kept: conservative, since a shared word identifies
+    no one. Each check is an `exists()` over the search text, a scan where no index
+    serves it, acceptable for an erasure's two or three words. Processes reread the
+    vocabulary after commit."""
+    gone = [
+        word
+        for word in sorted(words)
+        if not Customer.objects.exclude(pk=except_customer_id)
+        .filter(search_text__contains=word)
+        .exists()
+    ]
+    if not gone:
+        return 0
+    deleted, _ = SearchWord.objects.filter(word__in=gone).delete()
+    transaction.on_commit(lambda: cache.delete(_VOCABULARY_CACHE_KEY))
+    return deleted
+
+
 def corrections(word: str) -> list[tuple[str, int]]:
     """(known word, edits) within the edits `word`'s length forgives, closest first (then
     the same length, then the longest shared start); at most CORRECTIONS."""

@@ -181,3 +181,17 @@ def test_erase_page_asks_for_confirmation(client, admin, grace):
     assert Customer.objects.get(pk=grace.pk).erased_at is None
     assert client.post(url, {"confirm": "ERASE"}).status_code == 302
     assert Customer.objects.get(pk=grace.pk).erased_at is not None
+
+
+def test_erasure_drops_the_persons_own_name_words_from_the_typo_vocabulary(admin, grace):
+    from rapport.customers.models import SearchWord
+
+    person(admin, "Grace", "Kelly")  # "grace" is someone else's name too
+    assert {"grace", "hopper"} <= set(SearchWord.objects.values_list("word", flat=True))
+
+    services.customer_erase(actor=admin, customer=grace)
+
+    words = set(SearchWord.objects.values_list("word", flat=True))
+    assert "hopper" not in words
+    assert {"grace", "kelly"} <= words
+    assert search.search_customers(actor=admin, query="Grace Kely")[0].last_name == "Kelly"
