@@ -68,21 +68,32 @@ def validate_web_address(url: str, *, shown: object) -> None:
         raise ValidationError(f"{shown!r} is not a web address.") from None
 
 
+def _is_mixed_case(part: str) -> bool:
+    return part != part.lower() and part != part.upper()
+
+
 def normalize_name(value: str | None, *, max_length: int = 100) -> str:
     """Whitespace cleaned; each SHOUTED or all-lower-case word (or hyphenated part of one)
     gets conventional casing; particles after the first word stay lower case (van, de).
 
     Mixed-case words are kept as typed: "McDonald" and "DeShawn" are the person's own
-    spelling and no rule recovers them.
+    spelling and no rule recovers them. A value with any mixed-case part was cased by
+    someone, so its lower-case parts are theirs too ("Brun-sur-Mary", "de la Fuente",
+    "Bad Homburg vor der Höhe"); only SHOUTED parts are re-cased ("Ada LOVELACE"). So a
+    normalised value normalises to itself, and an export re-imports unchanged.
     """
     text = clean_text(value, max_length=max_length)
-    words = []
-    for i, word in enumerate(text.split(" ") if text else []):
+    words = text.split(" ") if text else []
+    cased = any(_is_mixed_case(part) for word in words for part in word.split("-"))
+    out = []
+    for i, word in enumerate(words):
         if i > 0 and word.lower() in _PARTICLES and (word.isupper() or word.islower()):
-            words.append(word.lower())
+            out.append(word.lower())
+        elif cased:
+            out.append("-".join(_case_part(p) if p.isupper() else p for p in word.split("-")))
         else:
-            words.append("-".join(_case_part(part) for part in word.split("-")))
-    return " ".join(words)
+            out.append("-".join(_case_part(part) for part in word.split("-")))
+    return " ".join(out)
 
 
 _ANGLE_ADDRESS = re.compile(r"<([^<>]+@[^<>]+)>\s*$")

@@ -77,6 +77,7 @@ MAX_ERRORS_IN_MEMORY = 10_000
 ADDRESS_FIELDS = ("address_line1", "address_line2", "city", "postcode", "region", "country")
 # The customer fields an import may change (what the audit row of an update compares).
 AUDITED = (
+    "organization_name",
     "first_name",
     "last_name",
     "birth_date",
@@ -135,6 +136,10 @@ class ContactRow:
     phone: str | None = None
     phone_raw: str = ""
     organization: str | None = None
+    # A row whose kind is "organization" (a Rapport export's organizations): its
+    # organization cell is the record's own name, and it only updates an organization.
+    organization_name: str | None = None
+    is_organization: bool = False
     birth_date: dt.date | None = None
     address: dict[str, str] | None = None
     tags: list[str] = field(default_factory=list)
@@ -316,6 +321,23 @@ class RowValidator:
                 row.organization = self._clean(text, 200)
             except ValidationError as exc:
                 fail("organization", exc)
+        if text := values["kind"]:
+            if text.lower() == CustomerKind.ORGANIZATION:
+                row.is_organization = True
+                row.organization_name, row.organization = row.organization, None
+                if row.first_name or row.last_name or row.birth_date:
+                    errors.append(
+                        RowError(
+                            number,
+                            "kind",
+                            "An organization has no first or last name "
+                            "or birth date; leave those cells empty.",
+                        )
+                    )
+            elif text.lower() != CustomerKind.PERSON:
+                errors.append(
+                    RowError(number, "kind", f"{text!r} is not a kind: use person or organization.")
+                )
         line1, line2, city = values["address_line1"], values["address_line2"], values["city"]
         postcode, region = values["postcode"], values["region"]
         if line1 or line2 or city or postcode or region or country or values["country"]:
@@ -363,7 +385,8 @@ class RowValidator:
                         errors.append(RowError(number, f"cf:{key}", " ".join(messages)))
         if errors:
             return errors
-        self._derive(row)
+        if not row.is_organization:  # an organization's row never creates (see _plan)
+            self._derive(row)
         return row
 
     def _derive(self, row: ContactRow) -> None:
@@ -540,6 +563,7 @@ _CONTACT_COLUMNS = (
     "email",
     "phone",
     "organization",
+    "kind",
     "birth_date",
     *ADDRESS_FIELDS,
     "tags",
@@ -833,13 +857,29 @@ class ContactImporter:
                         continue
             if row.external_id in via_merge:
                 row.external_id = None  # the survivor keeps its own; the id stays on the tombstone
+            if row.is_organization:
+                if match is None:
+                    fail(
+                        row,
+                        "kind",
+                        "An import updates organizations but does not create them: create "
+                        "this one in Rapport first, or map the kind column to nothing.",
+                    )
+                    continue
+                if match.kind != CustomerKind.ORGANIZATION:
+                    fail(
+                        row,
+                        "kind",
+                        "This row is an organization; the record it matches is a person.",
+                    )
+                    continue
             if match is None:
                 if not (row.first_name or row.last_name or row.email or row.phone):
                     fail(row, "last_name", "A person needs a name, an e-mail or a phone number.")
                     continue
                 plan.creates.append(row)
                 continue
-            if match.kind != CustomerKind.PERSON:
+            if match.kind != CustomerKind.PERSON and not row.is_organization:
                 fail(row, "external_id", "This external_id belongs to an organization.")
                 continue
             if self.actor is not None and not can(self.actor, "edit", match):
@@ -1070,6 +1110,8 @@ class ContactImporter:
         changed_addresses: list[Address] = []
         for row, customer in updates:
             before = audit.snapshot(customer, AUDITED)
+            if row.organization_name is not None:
+                customer.organization_name = row.organization_name
             if row.first_name is not None:
                 customer.first_name = row.first_name
             if row.last_name is not None:
@@ -1209,6 +1251,7 @@ class ContactImporter:
                 [
                     "quality_score",
                     "quality_issues",
+                    "organization_name",
                     "first_name",
                     "last_name",
                     "birth_date",

@@ -24,6 +24,8 @@ CONTACT_FIELDS: dict[str, str] = {
     "email": "E-mail",
     "phone": "Phone",
     "organization": "Organization",
+    # A Rapport export's `kind`: on an organization's row `organization` is its own name.
+    "kind": "Kind (person or organization)",
     "birth_date": "Birth date",
     "address_line1": "Address line 1",
     "address_line2": "Address line 2",

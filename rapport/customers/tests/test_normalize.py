@@ -37,6 +37,45 @@ def test_names(typed, expected):
 @pytest.mark.parametrize(
     ("typed", "expected"),
     [
+        ("Brun-sur-Mary", "Brun-sur-Mary"),  # a cased value's lower-case parts are its own
+        ("Bad Homburg vor der Höhe", "Bad Homburg vor der Höhe"),
+        ("de la Fuente", "de la Fuente"),
+        ("Stratford-upon-Avon", "Stratford-upon-Avon"),
+        ("Ada LOVELACE", "Ada Lovelace"),  # SHOUTED parts are still re-cased
+        ("Brun-SUR-Mary", "Brun-Sur-Mary"),
+        ("de la cruz", "De la Cruz"),  # nothing cased: conventional casing
+    ],
+)
+def test_names_already_cased_keep_their_casing(typed, expected):
+    assert normalize.normalize_name(typed) == expected
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "  ada   LOVELACE ",
+        "jean-PIERRE",
+        "o'brien",
+        "MCDONALD",
+        "ludwig VAN beethoven",
+        "de la cruz",
+        "BRUN-SUR-MARY",
+        "brun-sur-mary",
+        "Ada LOVELACE",
+        "x",
+        "A B",
+    ],
+)
+def test_a_normalised_name_normalises_to_itself(typed):
+    """What a write stores must be what the import makes of it, or an unchanged export
+    re-imports as changes."""
+    once = normalize.normalize_name(typed)
+    assert normalize.normalize_name(once) == once
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
         ("  Ada.Lovelace@Example.COM ", "ada.lovelace@example.com"),
         ("Ada Lovelace <ada@example.org>", "ada@example.org"),
         ("mailto:ada@example.org?subject=Hi", "ada@example.org"),

@@ -10,11 +10,13 @@ import pytest
 
 from rapport.core.models import AuditLogEntry, OutboxEvent
 from rapport.core.permissions import Scope
+from rapport.customers import demo as customers_demo
 from rapport.customers import services
-from rapport.customers.models import Customer, CustomFieldDefinition
+from rapport.customers.models import Address, Affiliation, Customer, CustomFieldDefinition
 from rapport.customers.services import CustomerInput, EmailInput
 from rapport.dataquality import sources
 from rapport.dataquality.exporting import CONTACT_COLUMNS, export_contacts
+from rapport.dataquality.importing import _ADDRESS_KEYS
 from rapport.dataquality.mapping import suggest
 from rapport.dataquality.services import run_import
 from rapport.identity.tests.factories import user_with
@@ -114,3 +116,142 @@ def test_an_id_that_names_no_record_is_a_row_error_not_a_new_record(
     assert [e.field for e in result.errors] == ["rapport_id", "rapport_id"]
     assert "No customer has the Rapport ID 987654" in result.errors[0].message
     assert not Customer.objects.exists()
+
+
+# Values a user (or a data load) stores as they should be: mixed case with lower-case
+# particles, hyphens, apostrophes, accents. The services keep each as typed, and the
+# import, normalising by the same rules, must find each equal to what is stored.
+_STORED_AS_TYPED = [
+    {"first_name": "Jean-Luc", "last_name": "de la Fuente", "city": "Brun-sur-Mary"},
+    {"first_name": "Ludwig", "last_name": "van Beethoven", "city": "Bad Homburg vor der Höhe"},
+    {"first_name": "Siobhán", "last_name": "O'Brien", "city": "Stratford-upon-Avon"},
+    {"first_name": "DeShawn", "last_name": "McDonald", "city": "Saint-Étienne-du-Rouvray"},
+    {"first_name": "Émile", "last_name": "d'Ancona", "city": "Newcastle upon Tyne"},
+]
+
+
+@pytest.mark.parametrize("file_format", ["csv", "xlsx"])
+def test_values_written_by_the_services_re_import_identical(
+    tmp_path: Path, file_format: str
+) -> None:
+    admin = user_with(Scope.ALL)
+    for i, names in enumerate(_STORED_AS_TYPED):
+        services.customer_create(
+            actor=admin,
+            data=CustomerInput(
+                first_name=names["first_name"],
+                last_name=names["last_name"],
+                emails=[EmailInput(email=f"Émile.X{i}@Bücher.example")],
+                phones=[services.PhoneInput(number=f"+33 1 99 00 12 3{i}")],
+                addresses=[
+                    services.AddressInput(
+                        line1=f"{i} rue de la Paix, bâtiment B",
+                        line2="c/o Mme de Villepin",
+                        city=names["city"],
+                        postcode="75 002",
+                        country="France",
+                    )
+                ],
+            ),
+        )
+    stored = {
+        c.pk: (c.first_name, c.last_name, c.city, c.primary_email, c.primary_phone)
+        for c in Customer.objects.all()
+    }
+    for pk, names in zip(sorted(stored), _STORED_AS_TYPED, strict=True):
+        assert stored[pk][:3] == (names["first_name"], names["last_name"], names["city"])
+    addresses = set(Address.objects.values_list("customer_id", *_ADDRESS_KEYS))
+    versions = dict(Customer.objects.values_list("pk", "version"))
+    target = tmp_path / f"export.{file_format}"
+    export_contacts(actor=admin, filters={}, target=target, file_format=file_format)
+    with sources.open_table(target) as source:
+        mapping = suggest(source.headers, "contacts")
+    audit_rows, events = AuditLogEntry.objects.count(), OutboxEvent.objects.count()
+
+    again, _ = run_import(actor=admin, object_type="contacts", path=target, mapping=mapping)
+
+    assert (again.created, again.updated, again.failed) == (0, 0, 0), again.errors
+    assert again.unchanged == len(_STORED_AS_TYPED)
+    assert dict(Customer.objects.values_list("pk", "version")) == versions
+    assert set(Address.objects.values_list("customer_id", *_ADDRESS_KEYS)) == addresses
+    assert (AuditLogEntry.objects.count(), OutboxEvent.objects.count()) == (audit_rows, events)
+    after = {
+        c.pk: (c.first_name, c.last_name, c.city, c.primary_email, c.primary_phone)
+        for c in Customer.objects.all()
+    }
+    assert after == stored
+
+
+@pytest.mark.parametrize("file_format", ["csv", "xlsx"])
+def test_the_demo_datas_export_re_imports_with_every_row_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, file_format: str
+) -> None:
+    """The demo loader writes in bulk, past the services, and its contacts export holds
+    organizations as well as persons: every row of it must match its record and change
+    nothing (values stored in the form the import normalises to)."""
+    monkeypatch.setattr(customers_demo, "PEOPLE", 240)
+    monkeypatch.setattr(customers_demo, "ORGANIZATIONS", 40)
+    admin = user_with(Scope.ALL)
+    customers_demo.load()
+    total = Customer.objects.filter(merged_into__isnull=True).count()
+    assert Customer.objects.filter(kind="organization").count() == 40
+    versions = dict(Customer.objects.values_list("pk", "version"))
+    addresses = set(Address.objects.values_list("customer_id", *_ADDRESS_KEYS))
+    target = tmp_path / f"export.{file_format}"
+    export_contacts(actor=admin, filters={}, target=target, file_format=file_format)
+    with sources.open_table(target) as source:
+        mapping = suggest(source.headers, "contacts")
+    assert mapping["kind"] == "kind"
+    audit_rows, events = AuditLogEntry.objects.count(), OutboxEvent.objects.count()
+
+    dry, _ = run_import(
+        actor=admin, object_type="contacts", path=target, mapping=mapping, dry_run=True
+    )
+    again, _ = run_import(actor=admin, object_type="contacts", path=target, mapping=mapping)
+
+    assert (dry.rows, dry.created, dry.failed) == (total, 0, 0), dry.errors[:5]
+    assert (again.created, again.updated, again.failed) == (0, 0, 0), again.errors[:5]
+    assert again.unchanged == total
+    assert dict(Customer.objects.values_list("pk", "version")) == versions
+    assert set(Address.objects.values_list("customer_id", *_ADDRESS_KEYS)) == addresses
+    assert (AuditLogEntry.objects.count(), OutboxEvent.objects.count()) == (audit_rows, events)
+
+
+def test_an_organization_row_updates_its_organization_and_never_creates_one(
+    write_csv: Callable[..., Path],
+) -> None:
+    admin = user_with(Scope.ALL)
+    org = services.customer_create(
+        actor=admin,
+        data=CustomerInput(kind="organization", organization_name="Acme", external_id="O1"),
+    )
+    person = services.customer_create(
+        actor=admin, data=CustomerInput(first_name="Ada", last_name="Byron", external_id="P1")
+    )
+    rows = [
+        {"external_id": "O1", "kind": "organization", "organization": "Acme Ltd"},
+        {"external_id": "O2", "kind": "organization", "organization": "New Co"},
+        {"external_id": "P1", "kind": "organization", "organization": "Byron Ltd"},
+        {"external_id": "O1", "kind": "robot", "organization": "Acme"},
+        {"external_id": "O1", "kind": "", "first_name": "Acme"},  # a person's row
+    ]
+    path = write_csv(rows, header=["external_id", "kind", "first_name", "organization"])
+    with sources.open_table(path) as source:
+        mapping = suggest(source.headers, "contacts")
+
+    result, _ = run_import(actor=admin, object_type="contacts", path=path, mapping=mapping)
+
+    assert (result.created, result.updated, result.failed) == (0, 1, 4), result.errors
+    assert [(e.row, e.field) for e in result.errors] == [
+        (3, "kind"),
+        (4, "kind"),
+        (5, "kind"),
+        (6, "external_id"),
+    ]
+    assert "does not create them" in result.errors[0].message
+    org.refresh_from_db()
+    assert (org.organization_name, org.display_name) == ("Acme Ltd", "Acme Ltd")
+    assert not Affiliation.objects.exists()  # its own name, not an employer
+    person.refresh_from_db()
+    assert (person.kind, person.organization_name) == ("person", "")
+    assert Customer.objects.count() == 2
