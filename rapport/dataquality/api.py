@@ -36,7 +36,8 @@ class ImportJobOut(Schema):
 class DryRunOut(Schema):
     rows: int
     created: int
-    updated: int  # a dry run cannot tell an update from a row that changes nothing
+    updated: int
+    unchanged: int
     failed: int
 
 
@@ -70,6 +71,10 @@ def _job(job: Job | None) -> dict[str, Any] | None:
     }
 
 
+# A dry run report from before "unchanged" was counted gives it as 0.
+_DRY_RUN_COUNTS = ("rows", "created", "updated", "unchanged", "failed")
+
+
 def import_payload(run: ImportRun) -> dict[str, Any]:
     report = run.dry_run_report or {}
     job = run.job
@@ -84,9 +89,7 @@ def import_payload(run: ImportRun) -> dict[str, Any]:
         "updated": run.updated,
         "unchanged": run.unchanged,
         "failed": run.failed,
-        "dry_run": {k: int(report.get(k) or 0) for k in ("rows", "created", "updated", "failed")}
-        if report
-        else None,
+        "dry_run": {k: int(report.get(k) or 0) for k in _DRY_RUN_COUNTS} if report else None,
         "job": _job(job),
         "error_report": reverse("core:job_download", args=[job.pk])
         if job is not None and job.result_file

@@ -105,7 +105,7 @@ class RowError:
 class ImportResult:
     created: int = 0
     updated: int = 0
-    # Matched rows that would change nothing (known only when writing, not in a dry run).
+    # Matched rows that change (or, in a dry run, would change) nothing.
     unchanged: int = 0
     failed: int = 0
     rows: int = 0
@@ -580,7 +580,7 @@ class _Plan:
     updates: list[tuple[ContactRow, Customer]] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     failed_rows: dict[int, list[str]] = field(default_factory=dict)
-    unchanged: int = 0  # of `updates`, those already up to date (set by _write)
+    unchanged: int = 0  # of `updates`, those already up to date (set by _write or _compare)
 
 
 class ContactImporter:
@@ -705,6 +705,7 @@ class ContactImporter:
         failed_raw = {errs[0].row: raw for errs, raw in failed}
         if self.dry_run:
             plan = self._plan(batch, lock=False)
+            self._compare(plan)
             self._tally(plan, consumed, errors, failed_raw)
             return
         try:
@@ -907,6 +908,30 @@ class ContactImporter:
             if survivor_of[pk] in survivors
         }
 
+    def _compare(self, plan: _Plan) -> None:
+        """A dry run's count of the matched rows that would change nothing: the real
+        import's own update rule (_apply_updates) run on the batch's stored records in
+        memory, with nothing written. Organizations are looked up, not created (a new one
+        is a change either way); the queries are a constant few per batch."""
+        if not plan.updates:
+            return
+        self._now = timezone.now()
+        names = {r.organization for r, _ in plan.updates if r.organization}
+        changed = self._apply_updates(
+            plan.updates,
+            {},
+            self._existing_organizations(names),
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+            {},
+            write=False,
+        )
+        plan.unchanged = len(plan.updates) - len(changed)
+
     # --- writing ----------------------------------------------------------------------
 
     def _write(self, plan: _Plan) -> None:
@@ -1080,10 +1105,15 @@ class ContactImporter:
         affiliations: list[Affiliation],
         audit_rows: list[AuditLogEntry],
         loaded: dict[int, dict[str, list[Any]]],
+        *,
+        write: bool = True,
     ) -> list[Customer]:
         """Non-empty cells overwrite; empty cells keep what is stored. A new e-mail or
         phone becomes the primary one (the old ones stay, no longer primary); the address
-        columns replace the primary address; tags and organizations are added."""
+        columns replace the primary address; tags and organizations are added. Returns
+        the customers that change: the rest are unchanged. With `write=False` (a dry run)
+        the same decisions are made in memory and nothing is saved; `tag_ids` and
+        `org_ids` may then lack the names that do not exist yet."""
         ids = [c.pk for _, c in updates]
         stored_emails: dict[int, list[EmailAddress]] = {i: [] for i in ids}
         for e in EmailAddress.objects.filter(customer_id__in=ids).order_by("-is_primary", "id"):
@@ -1184,12 +1214,13 @@ class ContactImporter:
             tags_now = stored_tags[cid]
             new_tags = [t for t in row.tags if t not in tags_now]
             for name in new_tags:
-                links.append(CustomerTag(customer=customer, tag_id=tag_ids[name]))
+                # Id 0: a tag a dry run would create (no stored row has id 0).
+                links.append(CustomerTag(customer=customer, tag_id=tag_ids.get(name, 0)))
                 tags_now.add(name)
             orgs = stored_orgs[cid]
-            new_org = bool(row.organization) and org_ids[row.organization or ""] not in orgs
+            oid = org_ids.get(row.organization or "", 0)  # 0: as for tags
+            new_org = bool(row.organization) and oid not in orgs
             if row.organization and new_org:
-                oid = org_ids[row.organization]
                 affiliations.append(
                     Affiliation(
                         person=customer,
@@ -1240,6 +1271,8 @@ class ContactImporter:
                     changes=changes or {"contact_points": [None, "changed by import"]},
                 )
             )
+        if not write:
+            return changed_customers
         if changed_customers:
             # Data-quality score: stored values the file left alone are checked too.
             quality.apply_batch(
@@ -1305,17 +1338,7 @@ class ContactImporter:
         names = {r.organization for r in rows if r.organization}
         if not names:
             return {}
-        found: dict[str, int] = {}
-        for pk, name in (
-            Customer.objects.filter(
-                kind=CustomerKind.ORGANIZATION,
-                organization_name__in=names,
-                merged_into__isnull=True,
-            )
-            .order_by("-id")
-            .values_list("id", "organization_name")
-        ):
-            found[name] = pk  # the oldest wins (ordered newest first)
+        found = self._existing_organizations(names)
         missing = sorted(names - found.keys())
         if missing:
             owner_id = (
@@ -1365,6 +1388,24 @@ class ContactImporter:
                         aggregate=org,
                     )
                 )
+        return found
+
+    @staticmethod
+    def _existing_organizations(names: set[str]) -> dict[str, int]:
+        """The stored organization of each of these names that has one (one query)."""
+        found: dict[str, int] = {}
+        if not names:
+            return found
+        for pk, name in (
+            Customer.objects.filter(
+                kind=CustomerKind.ORGANIZATION,
+                organization_name__in=names,
+                merged_into__isnull=True,
+            )
+            .order_by("-id")
+            .values_list("id", "organization_name")
+        ):
+            found[name] = pk  # the oldest wins (ordered newest first)
         return found
 
     @staticmethod

@@ -288,7 +288,12 @@ def execute_run(run_id: str, job: Job, progress: Progress) -> dict[str, Any]:
         # The job records the error; the import's own status says it did not finish.
         ImportRun.objects.filter(pk=run.pk).update(status=ImportStatus.FAILED)
         raise
-    summary = {"created": result.created, "updated": result.updated, "failed": result.failed}
+    summary = {
+        "created": result.created,
+        "updated": result.updated,
+        "unchanged": result.unchanged,
+        "failed": result.failed,
+    }
     if dry_run:
         ImportRun.objects.filter(pk=run.pk).update(
             status=ImportStatus.CHECKED,

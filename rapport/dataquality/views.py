@@ -138,7 +138,8 @@ def import_mapping(request: AuthedRequest, run_id: Any) -> HttpResponse:
 @login_required
 def import_detail(request: AuthedRequest, run_id: Any) -> HttpResponse:
     run = _run_or_404(request, run_id)
-    report = run.dry_run_report or {}
+    # A report saved before dry runs counted unchanged rows has none.
+    report = {"unchanged": 0, **(run.dry_run_report or {})}
     return render(
         request,
         "dataquality/import_detail.html",

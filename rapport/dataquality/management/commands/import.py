@@ -154,8 +154,11 @@ class Command(BaseCommand):
         self.exit_code = EXIT_ROWS_FAILED if result.failed else 0
 
     def _report(self, result: ImportResult, dry_run: bool) -> None:
-        if dry_run:  # a dry run cannot tell an update from a row that changes nothing
-            counts = f"{result.created} would be created, {result.updated} would be updated"
+        if dry_run:
+            counts = (
+                f"{result.created} would be created, {result.updated} would be updated, "
+                f"{result.unchanged} unchanged"
+            )
         else:
             counts = (
                 f"{result.created} were created, {result.updated} were updated, "
