@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from rapport.core import registry
 from rapport.core.permissions import ACTIONS, Scope
+from rapport.core.widgets import DateInput
 from rapport.identity.models import Role, Team, User
 
 
@@ -90,7 +91,7 @@ class ApiKeyForm(forms.Form):
     expires_on = forms.DateField(
         label="Expires on",
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=DateInput(),
         help_text="Optional. The key stops working at the start of this day (UTC).",
     )
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django import forms
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import translation
 
 from rapport.core import audit
 from rapport.core.models import AuditAction, AuditLogEntry
+from rapport.core.widgets import DateInput
 from rapport.customers.models import Customer
 from rapport.identity.tests.conftest import login_as
 from rapport.identity.tests.factories import UserFactory
@@ -122,3 +125,16 @@ def test_the_api_ignores_accept_language_and_the_users_locale(client):
     assert "Content-Language" not in response
     page = client.get(reverse("identity:profile"), headers={"accept_language": "fr"})
     assert page["Content-Language"] == "de"
+
+
+@pytest.mark.parametrize("locale", ["en-gb", "de", "en-us"])
+def test_date_pickers_keep_iso_values_in_every_locale(locale):
+    """Django renders a date in the locale's first input format ("09/12/1906" for en-GB);
+    the browser's date picker drops such a value, and saving the form would clear it."""
+    field = forms.DateField(widget=DateInput())
+    with translation.override(locale):
+        html = field.widget.render("day", dt.date(1906, 12, 9))
+        plain = forms.DateInput(attrs={"type": "date"}).render("day", dt.date(1906, 12, 9))
+    assert 'type="date"' in html and 'value="1906-12-09"' in html
+    if locale != "en-us":  # what the shared widget prevents
+        assert 'value="1906-12-09"' not in plain
