@@ -4,6 +4,7 @@ Accept-Language, else LANGUAGE_CODE; on the audit log and the 360 page, at no qu
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django import forms
@@ -138,3 +139,13 @@ def test_date_pickers_keep_iso_values_in_every_locale(locale):
     assert 'type="date"' in html and 'value="1906-12-09"' in html
     if locale != "en-us":  # what the shared widget prevents
         assert 'value="1906-12-09"' not in plain
+
+
+def test_machine_numbers_stay_in_dot_notation_for_a_comma_locale(client):
+    """German writes 0,95: fine for people, not for an <option value>, a query string or
+    an <input type="number">, which would then read 0 or nothing."""
+    user = UserFactory(is_superuser=True, locale="de")
+    html = login_as(client, user).get(reverse("dedupe:queue"), {"min": "0.95"}).content.decode()
+    assert '<option value="0.95" selected>' in html
+    assert re.search(r'name="auto_merge_threshold"[^>]*value="\d\.\d+"', html)
+    assert not re.search(r'value="\d,\d', html)
