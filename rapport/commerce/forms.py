@@ -8,6 +8,7 @@ from django import forms
 
 from rapport.commerce.models import OrderChannel, OrderStatus, ShipmentStatus
 from rapport.core.params import RecordIdField
+from rapport.core.widgets import DateInput
 
 
 def set_choices(form: forms.Form, name: str, choices: list[tuple[str, str]]) -> None:
@@ -26,12 +27,8 @@ class OrderFilterForm(forms.Form):
     )
     status = forms.ChoiceField(choices=_choices(OrderStatus, "Any status"), required=False)
     channel = forms.ChoiceField(choices=_choices(OrderChannel, "Any channel"), required=False)
-    ordered_from = forms.DateField(
-        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    ordered_to = forms.DateField(
-        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    ordered_from = forms.DateField(label="From", required=False, widget=DateInput())
+    ordered_to = forms.DateField(label="To", required=False, widget=DateInput())
     sort = forms.ChoiceField(
         label="Order by",
         required=False,
@@ -109,9 +106,7 @@ class ShipmentForm(forms.Form):
         max_length=500, required=False, assume_scheme="https", label="Tracking link"
     )
     status = forms.ChoiceField(choices=ShipmentStatus.choices, initial=ShipmentStatus.IN_TRANSIT)
-    expected_delivery = forms.DateField(
-        required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    expected_delivery = forms.DateField(required=False, widget=DateInput())
 
 
 class ShipmentStatusForm(forms.Form):

@@ -92,11 +92,16 @@ MIDDLEWARE = [
     # requests authenticated by a Bearer key (no session: nothing for them to do); see
     # rapport/core/middleware.py. CSRF runs for every request.
     "rapport.core.middleware.BrowserSessionMiddleware",
+    # Date and number formats on pages follow the browser's Accept-Language (within
+    # LANGUAGES)…
+    "rapport.core.middleware.PageLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "rapport.core.middleware.BrowserAuthenticationMiddleware",
     "rapport.core.middleware.BrowserOTPMiddleware",
     "rapport.identity.middleware.RequireTwoFactorMiddleware",
+    # …unless the user chose a locale on their profile (decision 0795).
+    "rapport.identity.middleware.UserLocaleMiddleware",
     "rapport.core.middleware.BrowserMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -246,6 +251,19 @@ else:
 
 # --- Internationalisation ---------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
+# The locales a user may pick (or a browser may ask for) for dates and numbers; names in
+# their own language. Django ships the formats; UI text stays English where Rapport has no
+# translation (decision 0795).
+LANGUAGES = [
+    ("en-us", "English (US)"),
+    ("en-gb", "English (UK)"),
+    ("de", "Deutsch"),
+    ("es", "Español"),
+    ("fr", "Français"),
+    ("it", "Italiano"),
+    ("nl", "Nederlands"),
+    ("pt", "Português"),
+]
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

@@ -192,6 +192,24 @@ def _display(found: models.Field[Any, Any] | None, value: Any, names: dict[Any, 
     return _plain(value)
 
 
+def choice_label(field_path: str, value: Any) -> str:
+    """("customers.address.kind", "home") → "Home": the field's choice label; a value
+    the field does not list, or a field without choices, shows as it is."""
+    object_type, _, key = field_path.rpartition(".")
+    found = _field(_model(object_type), key)
+    if found is not None and found.choices:
+        return str(dict(found.flatchoices).get(value, value))
+    return "" if value is None else str(value)
+
+
+def value_label(model: type[models.Model] | None, key: str, value: Any) -> str:
+    """A stored value of `model.key` as people read it: choice labels, local dates, Yes/No,
+    lists joined. Foreign keys need names the caller has; they show as "#id" here."""
+    if isinstance(value, list):  # a many-to-many's names (tags), already readable
+        return _plain(value)
+    return _display(_field(model, key), value, {})
+
+
 def audit_rows(entries: Iterable[AuditLogEntry], *, actor: Any) -> list[AuditRow]:
     """A page of audit entries as people read them. Foreign keys become names with one
     query per related model on the page, narrowed to the records `actor` may see (others

@@ -18,11 +18,14 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse
+from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
 from django_otp.middleware import OTPMiddleware
 
 from rapport.core import context
@@ -67,6 +70,19 @@ class BrowserSessionMiddleware(SessionMiddleware):
 
     def __call__(self, request: HttpRequest) -> Any:
         if is_bearer_api_request(request):
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class PageLocaleMiddleware(LocaleMiddleware):
+    """Date and number formats from the browser's Accept-Language, for pages only. The API
+    answers the same whatever language the client sends (ISO dates, one language of
+    messages), so it keeps LANGUAGE_CODE; activated explicitly, because a server thread
+    keeps the language of the request it served before."""
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if request.path_info.startswith(API_PREFIX):
+            translation.activate(settings.LANGUAGE_CODE)
             return self.get_response(request)
         return super().__call__(request)
 

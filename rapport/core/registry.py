@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.urls import reverse
+from django.utils.translation import ngettext
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,15 @@ class SearchResults:
     hits: list[SearchHit]
     total: str
     see_all_url: str | None = None
+    # The label for one match ("customer"); the plural `label` when not given.
+    label_one: str = ""
+
+    @property
+    def summary(self) -> str:
+        """What follows the total: "customer matches" after 1, "customers match" else."""
+        one = self.total == "1"
+        label = (self.label_one or self.label) if one else self.label
+        return ngettext("%(label)s matches", "%(label)s match", 1 if one else 2) % {"label": label}
 
 
 @dataclass(frozen=True)

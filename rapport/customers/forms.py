@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.forms import formset_factory
 from django.utils.html import escape
 
+from rapport.core.widgets import DateInput
 from rapport.customers.models import (
     AddressKind,
     ConsentChannel,
@@ -56,7 +57,7 @@ def custom_form_field(definition: CustomFieldDefinition) -> forms.Field:
             **common,
         )
     if kind == CustomFieldType.DATE:
-        return forms.CharField(widget=forms.DateInput(attrs={"type": "date"}), **common)
+        return forms.CharField(widget=DateInput(), **common)
     if kind == CustomFieldType.NUMBER:
         return forms.CharField(widget=forms.TextInput(attrs={"inputmode": "decimal"}), **common)
     if kind == CustomFieldType.URL:
@@ -81,9 +82,7 @@ class CustomerForm(forms.Form):
     last_name = forms.CharField(required=False, max_length=100)
     organization_name = forms.CharField(required=False, max_length=200, label="Organization name")
     job_title = forms.CharField(required=False, max_length=150)
-    birth_date = forms.CharField(
-        required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Birth date"
-    )
+    birth_date = forms.CharField(required=False, widget=DateInput(), label="Birth date")
     language = forms.CharField(required=False, max_length=16, help_text="e.g. en, fr-CA")
     source = forms.CharField(required=False, max_length=100)
     lifecycle_stage = forms.ChoiceField(choices=LifecycleStage.choices, initial="lead")

@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from rapport.core import registry
+from rapport.core import humanize, registry
 from rapport.core.gdpr import ErasureContext
 from rapport.core.models import AuditLogEntry
 from rapport.customers.custom_fields import definitions
@@ -122,6 +122,28 @@ def export(*, customer_id: int) -> dict[str, Any]:
     }
 
 
+def _profile_rows(customer_id: int, data: dict[str, Any]) -> list[tuple[str, str]]:
+    """The profile as the archive's page shows it: field labels and readable values
+    (choice labels, local dates, language names, owner and team names), never codes. The
+    JSON file keeps the codes: it is for computers."""
+    customer = Customer.objects.select_related("owner", "team").get(pk=customer_id)
+    names = {"owner_id": customer.owner, "team_id": customer.team}
+    rows = []
+    for key, value in data["profile"].items():
+        if key in ("emails", "phones", "addresses", "custom_fields"):
+            continue
+        if key in names:
+            shown = str(names[key]) if names[key] is not None else humanize.EMPTY
+        elif key == "language":
+            shown = humanize.language_name(value) or humanize.EMPTY
+        elif key == "source":
+            shown = humanize.words(value) or humanize.EMPTY
+        else:
+            shown = humanize.value_label(Customer, key, value)
+        rows.append((humanize.field_label(Customer, key), shown))
+    return rows
+
+
 def build_archive(customer_id: int, job_id: str) -> str:
     """Write the zip under VAR_DIR/files and return its path relative to that folder."""
     data = personal_data(customer_id)
@@ -131,7 +153,18 @@ def build_archive(customer_id: int, job_id: str) -> str:
         for key, value in data.items()
         if key not in OWN_SECTIONS
     ]
-    html = render_to_string("customers/gdpr/archive.html", {"data": data, "more": more})
+    # No actor for the history: people (users, teams) get their names; other records
+    # stay "#id", as the archive's reader may not see them.
+    history = AuditLogEntry.objects.filter(
+        object_type=CUSTOMER_TYPE, object_id=str(customer_id)
+    ).order_by("occurred_at", "id")
+    context = {
+        "data": data,
+        "more": more,
+        "profile_rows": _profile_rows(customer_id, data),
+        "history_rows": humanize.audit_rows(history, actor=None),
+    }
+    html = render_to_string("customers/gdpr/archive.html", context)
     relative = Path("gdpr") / job_id / f"personal-data-{customer_id}.zip"
     path = Path(settings.VAR_DIR) / "files" / relative
     path.parent.mkdir(parents=True, exist_ok=True)

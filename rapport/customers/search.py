@@ -829,6 +829,7 @@ def search_results(*, actor: Any, query: str, limit: int = 25) -> SearchResults:
     )
     return SearchResults(
         label="customers",
+        label_one="customer",
         hits=hits,
         total=str(count),
         see_all_url=reverse("customers:list") + "?" + urlencode({"q": query}),

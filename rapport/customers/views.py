@@ -22,6 +22,7 @@ from rapport.core import humanize, registry
 from rapport.core.errors import Conflict
 from rapport.core.http import AuthedRequest
 from rapport.core.permissions import can
+from rapport.core.widgets import DateInput
 from rapport.customers import quality, selectors, services, timeline
 from rapport.customers.custom_fields import definitions as custom_definitions
 from rapport.customers.forms import (
@@ -686,7 +687,7 @@ def _inline_form(customer: Customer, name: str, data: Any = None) -> Any:
         if name == "lifecycle_stage":
             field = forms.ChoiceField(choices=LifecycleStage.choices)
         elif name == "birth_date":
-            field = forms.CharField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+            field = forms.CharField(required=False, widget=DateInput())
         else:
             field = forms.CharField(required=False, max_length=300)
         if name == "tags":

@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from rapport.core.jobs import Progress, job_create, run_job
 from rapport.core.models import Job, JobStatus
@@ -30,6 +31,11 @@ from rapport.dataquality.exporting import system_actor
 CLEANSE_JOB_KIND = "dataquality.cleanse"
 RESCORE_JOB_KIND = "customers.quality_rescore"
 CLEANSE_BATCH = 500
+
+
+def _counted(singular: str, plural: str, n: int) -> str:
+    """ "1 record fixed", "1,200 records fixed": the right plural, the number grouped."""
+    return ngettext(singular, plural, n) % f"{n:,}"
 
 
 def _actor_of(job: Job) -> Any:
@@ -133,7 +139,7 @@ def cleanse_execute(job: Job, progress: Progress) -> dict[str, Any]:
         fixed += result.done
         skipped += result.skipped
         last = ids[-1]
-        progress.advance(len(ids), message=f"{fixed:,} records fixed")
+        progress.advance(len(ids), message=_counted("%s record fixed", "%s records fixed", fixed))
     if job.owner_id is not None:
         report_now(actor=actor)  # the report the user returns to shows the result
     return {"fixed": fixed, "unchanged": progress.done - fixed - skipped, "skipped": skipped}
@@ -166,7 +172,9 @@ def rescore_execute(job: Job, progress: Progress) -> dict[str, Any]:
     def on_batch(seen: int, changed: int) -> None:
         nonlocal changed_total
         changed_total += changed
-        progress.advance(seen, message=f"{changed_total:,} scores changed")
+        progress.advance(
+            seen, message=_counted("%s score changed", "%s scores changed", changed_total)
+        )
 
     scored, changed = quality.rescore(on_batch=on_batch)
     return {"scored": scored, "changed": changed}

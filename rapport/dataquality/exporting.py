@@ -20,6 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
+from django.utils.translation import ngettext
 
 from rapport.core import audit, spreadsheets
 from rapport.core.jobs import Progress, job_create
@@ -300,7 +301,8 @@ def audit_export(
                 action=AuditAction.EXPORT,
                 object_type=object_type,
                 object_id="",
-                object_repr=f"{count} rows as {file_format}",
+                object_repr=ngettext("%(n)d row as %(f)s", "%(n)d rows as %(f)s", count)
+                % {"n": count, "f": file_format},
                 changes={"filters": filters, "rows": count, "format": file_format},
             )
         ]

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import SetPasswordForm
 from django.forms.boundfield import BoundField
 from django.utils import timezone
 
 from rapport.core import registry
 from rapport.core.permissions import ACTIONS, Scope
+from rapport.core.widgets import DateInput
 from rapport.identity.models import Role, Team, User
 
 
@@ -42,6 +44,20 @@ class OtpForm(forms.Form):
 
 class ProfileForm(forms.Form):
     full_name = forms.CharField(label="Full name", max_length=150, required=False)
+
+
+def _locale_choices() -> list[tuple[str, str]]:
+    return [("", "Browser default"), *settings.LANGUAGES]
+
+
+class LocaleForm(forms.Form):
+    locale = forms.ChoiceField(
+        label="Write them as in",
+        choices=_locale_choices,
+        required=False,
+        help_text="How dates and numbers are written for you. Browser default follows "
+        "your browser's language setting.",
+    )
 
 
 class PasswordResetRequestForm(forms.Form):
@@ -75,7 +91,7 @@ class ApiKeyForm(forms.Form):
     expires_on = forms.DateField(
         label="Expires on",
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=DateInput(),
         help_text="Optional. The key stops working at the start of this day (UTC).",
     )
 

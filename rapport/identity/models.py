@@ -104,6 +104,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         editable=False,
         help_text="Bumped to end every session of the user (2FA changes, log out everywhere).",
     )
+    # A code from settings.LANGUAGES (checked by the service, so the list can change
+    # without a migration); blank: the browser's Accept-Language decides.
+    locale = models.CharField(
+        max_length=16, blank=True, help_text="Date and number formats; blank: the browser's."
+    )
 
     objects = UserManager()
 

@@ -82,11 +82,27 @@ def sessions_end_others(*, actor: User) -> None:
 
 @transaction.atomic
 def profile_update(*, actor: User, full_name: str) -> User:
-    """The only fields a user may change about themselves (role, teams, flags: admins)."""
+    """With `profile_locale_set`, the only fields a user may change about themselves (role,
+    teams, flags: admins)."""
     before = audit.snapshot(actor, ["full_name"])
     actor.full_name = full_name.strip()
     actor.save(update_fields=["full_name"])
     changes = audit.diff(before, audit.snapshot(actor, ["full_name"]))
+    if changes:
+        audit.record(actor=actor, action=AuditAction.UPDATE, obj=actor, changes=changes)
+    return actor
+
+
+@transaction.atomic
+def profile_locale_set(*, actor: User, locale: str) -> User:
+    """The user's own date and number formats: a code from settings.LANGUAGES, or blank
+    for the browser's (Accept-Language)."""
+    if locale and locale not in dict(settings.LANGUAGES):
+        raise ValidationError({"locale": "Choose one of the listed formats."})
+    before = audit.snapshot(actor, ["locale"])
+    actor.locale = locale
+    actor.save(update_fields=["locale"])
+    changes = audit.diff(before, audit.snapshot(actor, ["locale"]))
     if changes:
         audit.record(actor=actor, action=AuditAction.UPDATE, obj=actor, changes=changes)
     return actor

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from rapport.identity import selectors, services
@@ -140,7 +141,8 @@ def user_edit(request: UserRequest, user_id: int) -> HttpResponse:
 def user_unlock(request: UserRequest, user_id: int) -> HttpResponse:
     user = _user_or_404(request, user_id)
     cleared = services.user_unlock(actor=request.user, user=user)
-    messages.success(request, f"Lock-out lifted for {user.email} ({cleared} failed attempts).")
+    attempts = ngettext("%(n)d failed attempt", "%(n)d failed attempts", cleared)
+    messages.success(request, f"Lock-out lifted for {user.email} ({attempts % {'n': cleared}}).")
     return redirect("identity:settings_user", user_id=user.pk)
 
 

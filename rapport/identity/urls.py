@@ -20,6 +20,7 @@ urlpatterns = [
     # The user's own account.
     path("profile/", views.profile, name="profile"),
     path("profile/password/", views.profile_password, name="profile_password"),
+    path("profile/locale/", views.profile_locale, name="profile_locale"),
     path("profile/sessions/end/", views.profile_sessions_end, name="profile_sessions_end"),
     path("two-factor/", views.two_factor, name="two_factor"),
     path("two-factor/setup/", views.two_factor_setup, name="two_factor_setup"),

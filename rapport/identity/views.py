@@ -34,6 +34,7 @@ from rapport.core.redirects import safe_next
 from rapport.identity import selectors, services
 from rapport.identity.forms import (
     ApiKeyForm,
+    LocaleForm,
     LoginForm,
     OtpForm,
     PasswordResetRequestForm,
@@ -214,12 +215,14 @@ def _profile_page(
     request: UserRequest,
     profile_form: ProfileForm | None = None,
     password_form: PasswordChangeForm | None = None,
+    locale_form: LocaleForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
     user = request.user
     context = {
         "profile_form": profile_form or ProfileForm(initial={"full_name": user.full_name}),
         "password_form": password_form or PasswordChangeForm(user),
+        "locale_form": locale_form or LocaleForm(initial={"locale": user.locale}),
         "two_factor": selectors.two_factor_status(actor=user),
         "key_count": selectors.api_keys_of(actor=user, owner=user)
         .filter(revoked_at__isnull=True)
@@ -239,6 +242,21 @@ def profile(request: UserRequest) -> HttpResponse:
             return redirect("identity:profile")
         return _profile_page(request, profile_form=form, status=400)
     return _profile_page(request)
+
+
+@login_required
+@require_POST
+def profile_locale(request: UserRequest) -> HttpResponse:
+    form = LocaleForm(request.POST)
+    if form.is_valid():
+        try:
+            services.profile_locale_set(actor=request.user, locale=form.cleaned_data["locale"])
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, "Your date and number format is saved.")
+            return redirect("identity:profile")
+    return _profile_page(request, locale_form=form, status=400)
 
 
 @login_required

@@ -40,3 +40,10 @@ def object_type_plural(value: str) -> str:
 def slug_words(value: Any) -> str:
     """A code-like value ("demo-duplicate", "trade_fair") as words; other text unchanged."""
     return humanize.words(str(value))
+
+
+@register.filter
+def choice_label(value: Any, field_path: str) -> str:
+    """`{{ a.kind|choice_label:"customers.address.kind" }}` → "Home" (for plain data, such
+    as the GDPR archive's, where no model instance offers `get_kind_display`)."""
+    return humanize.choice_label(field_path, value)

@@ -276,4 +276,4 @@ def test_rescore_command(admin, capsys):
     call_command("rescore", "--json")
     assert capsys.readouterr().out.strip() == '{"scored": 1, "changed": 1}'
     call_command("rescore")
-    assert capsys.readouterr().out.strip() == "1 records scored, 0 scores changed."
+    assert capsys.readouterr().out.strip() == "1 record scored, 0 scores changed."

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils.translation import ngettext
 
 from rapport.core.cli import BadInput
 from rapport.dataquality.choices import EXPORT_FORMATS as FORMATS
@@ -78,4 +79,5 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps({"rows": count, "file": str(output)}))
         else:
-            print(f"Exported {count} contacts to {output}.", file=sys.stdout)
+            contacts = ngettext("%(n)d contact", "%(n)d contacts", count) % {"n": count}
+            print(f"Exported {contacts} to {output}.", file=sys.stdout)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils.translation import ngettext
 
 from rapport.core.cli import EXIT_ROWS_FAILED, BadInput
 from rapport.dataquality.choices import ImportObjectType, UpsertBy
@@ -164,7 +165,8 @@ class Command(BaseCommand):
                 f"{result.created} were created, {result.updated} were updated, "
                 f"{result.unchanged} unchanged"
             )
-        self.stdout.write(f"{result.rows} rows: {counts}, {result.failed} failed.")
+        rows = ngettext("%(n)d row", "%(n)d rows", result.rows) % {"n": result.rows}
+        self.stdout.write(f"{rows}: {counts}, {result.failed} failed.")
         for error in result.errors[:50]:
             field = f" {error.field}" if error.field else ""
             self.stdout.write(f"  row {error.row}{field}: {error.message}")

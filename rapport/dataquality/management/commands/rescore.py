@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils.translation import ngettext
 
 from rapport.customers import quality
 from rapport.customers.models import Customer
@@ -34,4 +35,6 @@ class Command(BaseCommand):
         if options["json"]:
             sys.stdout.write(json.dumps({"scored": scored, "changed": changed}) + "\n")
         else:
-            sys.stdout.write(f"{scored:,} records scored, {changed:,} scores changed.\n")
+            records = ngettext("%s record scored", "%s records scored", scored)
+            scores = ngettext("%s score changed", "%s scores changed", changed)
+            sys.stdout.write(f"{records % f'{scored:,}'}, {scores % f'{changed:,}'}.\n")
