@@ -11,32 +11,10 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from django.db.backends.signals import connection_created
 
-        from rapport.core import gdpr, postgres, registry, scheduler
+        from rapport.core import gdpr, postgres, scheduler
 
         connection_created.connect(postgres.on_connection_created)
         gdpr.register()
-
-        # Capabilities on the road: visible in the shell with an empty state until their
-        # apps arrive and register real entries under the same keys.
-        for order, (key, label, icon) in enumerate(
-            [
-                ("sales", "Sales", "trending-up"),
-                ("service", "Service", "headset"),
-                ("marketing", "Marketing", "megaphone"),
-                ("analytics", "Analytics", "bar-chart"),
-            ]
-        ):
-            registry.add_nav(
-                registry.NavItem(
-                    key=key,
-                    label=label,
-                    url_name="core:coming_soon",
-                    url_args=(key,),
-                    icon=icon,
-                    order=50 + order,
-                    available=False,
-                )
-            )
 
         scheduler.every(
             "outbox-sweep", "rapport.core.tasks.dispatch_outbox", dt.timedelta(seconds=30)

@@ -15,6 +15,5 @@ urlpatterns = [
     path("admin-tools/tasks/", views.tasks, name="tasks"),
     path("admin-tools/audit/", views.audit_log, name="audit_log"),
     path("history/<str:object_type>/<str:object_id>/", views.object_history, name="history"),
-    path("soon/<str:capability>/", views.coming_soon, name="coming_soon"),
     path("healthz", views.healthz, name="healthz"),
 ]

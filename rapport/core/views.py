@@ -48,14 +48,6 @@ def home(request: AuthedRequest) -> HttpResponse:
 
 
 @login_required
-def coming_soon(request: AuthedRequest, capability: str) -> HttpResponse:
-    item = next((i for i in registry.nav_items() if i.key == capability), None)
-    if item is None:
-        raise Http404
-    return render(request, "core/coming_soon.html", {"item": item})
-
-
-@login_required
 def search(request: AuthedRequest) -> HttpResponse:
     query = request.GET.get("q", "")[:200]
     results = selectors.search_page(actor=request.user, query=query, limit=25)

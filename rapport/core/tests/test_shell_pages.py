@@ -106,3 +106,15 @@ def test_navigation_hides_types_the_user_may_not_view(client):
     assert 'href="/customers/"' not in html
     client.force_login(user_with(Scope.OWN))
     assert 'href="/customers/"' in client.get(reverse("core:home")).content.decode()
+
+
+def test_the_shell_offers_no_dead_ends_for_capabilities_not_installed(client):
+    """Sales, service, marketing and analytics appear once their apps register real pages,
+    not before as "coming later" links."""
+    client.force_login(user_with(Scope.ALL))
+    for url in (reverse("core:home"), reverse("customers:list")):
+        page = client.get(url).content.decode()
+        assert "Coming in a later release" not in page
+        assert 'class="nav-link soon' not in page
+        for label in ("Sales", "Service", "Marketing", "Analytics"):
+            assert f"<span>{label}</span>" not in page
