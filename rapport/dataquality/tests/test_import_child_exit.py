@@ -117,14 +117,22 @@ print(json.dumps(str(job.pk)))
     )
     try:
         # Mid-import: the validation worker and the resource tracker are both running.
+        # A child caught between fork and exec still shows its parent's command line, so
+        # wait for the two children by what they run, not by their number.
+        def running() -> str:
+            return " | ".join(_command(pid) for pid in _children(parent.pid))
+
         deadline = time.monotonic() + 120
-        children = _children(parent.pid)
-        while len(children) < 2 and parent.poll() is None and time.monotonic() < deadline:
+        commands = running()
+        while (
+            not ("resource_tracker" in commands and "spawn_main" in commands)
+            and parent.poll() is None
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.05)
-            children = _children(parent.pid)
+            commands = running()
         assert parent.poll() is None, "the import ended before it was killed; raise ROWS"
-        assert len(children) >= 2, {pid: _command(pid) for pid in children}
-        commands = " | ".join(_command(pid) for pid in children)
+        children = _children(parent.pid)
         assert "resource_tracker" in commands, commands
         assert "spawn_main" in commands, commands  # the validation worker
 
