@@ -57,7 +57,10 @@ def _frame(qs: QuerySet[Any], fields: list[str], batch_size: int) -> pd.DataFram
             frames.append(pd.DataFrame.from_records(rows, columns=fields))
     if not frames:
         return pd.DataFrame(columns=fields)
-    return pd.concat(frames, ignore_index=True)
+    frame = pd.concat(frames, ignore_index=True)
+    # PostgreSQL returns an unordered scan in no fixed order; the model's seeded sampling
+    # must see the same rows in the same order on every run and both databases.
+    return frame.sort_values("id", ignore_index=True) if "id" in fields else frame
 
 
 def load_persons(*, ids: Iterable[int] | None = None, batch_size: int = BATCH_SIZE) -> pd.DataFrame:
