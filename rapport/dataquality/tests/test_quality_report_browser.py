@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from playwright.sync_api import expect
 
 from rapport.customers import quality
 from rapport.customers.models import Address, Customer, PhoneNumber
@@ -78,7 +79,7 @@ def test_report_fixup_and_badge(page: Any, live_server: Any, immediate_tasks: No
 
     page.locator("tr", has=page.locator("th", has_text="Birth date")).locator("a").first.click()
     assert "quality_issue=birth_date_missing" in page.url
-    assert page.locator("table.customer-table tbody tr").count() == 8
+    expect(page.locator("table.customer-table tbody tr")).to_have_count(8)
     page.screenshot(path="/tmp/quality-4-list.png", full_page=True)
 
     page.goto(f"{live_server.url}/customers/{first.pk}/")
