@@ -27,7 +27,7 @@ from django.http import HttpRequest, HttpResponse
 
 from rapport.core.api import ProblemError
 from rapport.core.models import IdempotencyRecord
-from rapport.core.pagination import Page, SortKey, keyset_page, parse_sort
+from rapport.core.pagination import InvalidCursor, Page, SortKey, keyset_page, parse_sort
 
 M = TypeVar("M", bound=models.Model)
 
@@ -77,16 +77,6 @@ def clamp_limit(limit: int | None) -> int:
     return min(limit, settings.API_PAGE_SIZE_MAX)
 
 
-def invalid_cursor_problem() -> ProblemError:
-    return ProblemError(
-        400,
-        "Invalid cursor",
-        "This cursor is invalid or belongs to another sort; start again without it.",
-        type="invalid-cursor",
-        errors=[{"field": "cursor", "message": "Malformed cursor."}],
-    )
-
-
 def keyset(
     queryset: models.QuerySet[M],
     *,
@@ -109,7 +99,7 @@ def keyset(
             fetch=fetch,
         )
     except (ValueError, TypeError, OverflowError) as exc:  # cursor values the column rejects
-        raise invalid_cursor_problem() from exc
+        raise InvalidCursor() from exc
 
 
 def keyset_list(
