@@ -127,7 +127,8 @@ def keyset_list(
 
 
 def page_schema(item: type[Any], name: str) -> type[Any]:
-    """The OpenAPI schema of a list response of `item`s (for `response=`)."""
+    """The OpenAPI schema of a list response of `item`s (for `response=`); `next_cursor`
+    is always sent (null on the last page), so it is required."""
     from ninja import Schema
     from pydantic import create_model
 
@@ -135,16 +136,21 @@ def page_schema(item: type[Any], name: str) -> type[Any]:
         name,
         __base__=Schema,
         items=(list[item], ...),  # type: ignore[valid-type]
-        next_cursor=(str | None, None),
+        next_cursor=(str | None, ...),
     )
 
 
 # --- ETag / If-Match --------------------------------------------------------------------
 
 
+def etag_from(pk: Any, version: Any) -> str:
+    """The strong ETag of version `version` of record `pk`."""
+    return f'"{pk}-{version}"'
+
+
 def etag_for(obj: Any) -> str:
     """The strong ETag of a versioned record: its id and version."""
-    return f'"{obj.pk}-{obj.version}"'
+    return etag_from(obj.pk, obj.version)
 
 
 def set_etag(response: HttpResponse, obj: Any) -> None:
