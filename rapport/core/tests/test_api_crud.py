@@ -318,3 +318,51 @@ def test_the_derived_commerce_bodies_are_the_ones_the_services_take() -> None:
     assert input_from(OrderPatch(number="N-1"), partial=True) == OrderInput(number="N-1")
     shipment = input_from(ShipmentIn(order_id=1, carrier="DHL", shipped_at=dt.datetime(2026, 1, 1)))
     assert (shipment.tracking_number, shipment.location) == ("", "")
+
+
+# --- Problem details ---------------------------------------------------------------------
+
+
+def test_an_unforeseen_error_is_a_logged_500_problem(
+    api: Any, monkeypatch: Any, caplog: Any
+) -> None:
+    def broken(**kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    from rapport.commerce import selectors
+
+    # commerce's list adapter looks the selector up at call time.
+    monkeypatch.setattr(selectors, "product_list", broken)
+    response = api.get("/products")
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert (body["type"], body["instance"]) == (
+        "https://rapport.dev/problems/internal",
+        "/api/v1/products",
+    )
+    assert "Unhandled API error on /api/v1/products" in caplog.text
+
+
+def test_every_known_error_has_its_problem_and_headers() -> None:
+    from django.core.exceptions import PermissionDenied
+    from django.http import Http404
+
+    from rapport.core.api import problem_of
+    from rapport.core.errors import Conflict, RateLimited
+    from rapport.core.pagination import InvalidCursor
+
+    assert problem_of(RuntimeError()) is None
+    cases = [
+        (InvalidCursor(), 400, "invalid-cursor"),
+        (PermissionDenied("No."), 403, "forbidden"),
+        (Http404(), 404, "not-found"),
+        (Product.DoesNotExist(), 404, "not-found"),
+        (Conflict(), 412, "stale-version"),
+        (RateLimited(), 429, "rate-limited"),
+    ]
+    for exc, status, kind in cases:
+        found = problem_of(exc)
+        assert found is not None and (found.status, found.type) == (status, kind), exc
+    limited = problem_of(RateLimited())
+    assert limited is not None and limited.headers == {"Retry-After": "60"}
