@@ -1,16 +1,18 @@
 """Import actions outside the run itself: a foreground import (`import_foreground`, the
 CLI's) leaves a run record only when it ran; uploads are size-checked before they are
 stored (`check_upload_size`) under `files_root()`; a mapping is checked and may be saved
-for the next file (`import_set_mapping`)."""
+for the next file (`import_set_mapping`); old uploads are deleted (`prune_uploads`)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from rapport.customers.models import Customer
 from rapport.dataquality import services
@@ -159,3 +161,21 @@ def test_import_set_mapping_is_the_owners(uploaded) -> None:
         services.import_set_mapping(
             actor=UserFactory(), run=uploaded, mapping={"E-mail": "email"}, upsert_by="email"
         )
+
+
+def test_prune_uploads_deletes_old_files_once_and_keeps_the_run(admin, uploaded) -> None:
+    recent = services.import_upload(
+        actor=admin,
+        object_type="contacts",
+        upload=SimpleUploadedFile("recent.csv", b"email\nada@example.com\n"),
+    )
+    ImportRun.objects.filter(pk=uploaded.pk).update(
+        created_at=timezone.now() - dt.timedelta(days=8)
+    )
+    cutoff = timezone.now() - dt.timedelta(days=7)
+    assert services.prune_uploads(older_than=cutoff) == 1
+    assert not (services.files_root() / services.UPLOAD_DIR / str(uploaded.pk)).exists()
+    assert (services.files_root() / recent.stored_file).is_file()
+    pruned = ImportRun.objects.get(pk=uploaded.pk)  # the record of the import stays
+    assert pruned.file_deleted_at is not None
+    assert services.prune_uploads(older_than=cutoff) == 0
