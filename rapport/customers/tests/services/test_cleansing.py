@@ -94,7 +94,7 @@ def test_countries_and_postcodes_are_normalised(admin) -> None:
             AddressInput(line1="10 Downing St", city="London", postcode="SW1A 2AA", country="GB")
         ],
     )
-    Address.objects.filter(customer=ada).update(country="United Kingdom", postcode="sw1a2aa")
+    Address.objects.filter(customer=ada).update(country="uk", postcode="sw1a2aa")
     assert (
         services.customers_bulk_cleanse(actor=admin, customer_ids=[ada.pk], fix="countries").done
         == 1
