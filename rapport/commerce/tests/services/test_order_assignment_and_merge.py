@@ -16,7 +16,7 @@ from rapport.identity.tests.factories import TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-ORDER = services.ORDER_TYPE
+ORDER = "commerce.order"
 
 
 def _assign(actor, owner_id=None, team_id=None, current=None) -> None:

@@ -4,6 +4,8 @@ in batches and applies the action only where the actor may."""
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -22,7 +24,8 @@ def _tagged(tag: str) -> set[int]:
 
 
 def test_matching_tags_every_match_in_batches_and_reports_progress(admin, monkeypatch) -> None:
-    monkeypatch.setattr(services, "BULK_BATCH", 2)
+    # Patched where the function reads it (the module that defines it, in or out of a package).
+    monkeypatch.setattr(import_module(services.customers_bulk_matching.__module__), "BULK_BATCH", 2)
     paris = [person(admin, "Ada", f"Paris{i}", tags=["paris"]) for i in range(5)]
     other = person(admin, "Grace", "Hopper")
     seen: list[int] = []

@@ -15,7 +15,7 @@ from django_tasks_db.models import DBTaskResult
 from rapport.core.models import Job
 from rapport.customers.models import Customer
 from rapport.customers.tests.factories import organization, person
-from rapport.dedupe import services
+from rapport.dedupe import engine, services
 from rapport.dedupe.models import DuplicatePair, DuplicateRun, PairStatus, RunMode, RunStatus
 from rapport.identity.tests.factories import RoleFactory, UserFactory
 
@@ -133,7 +133,7 @@ def test_detection_start_queues_a_full_run_after_commit(
     assert (job.kind, job.owner_id, job.params) == (
         "dedupe.full",
         admin.pk,
-        {"threshold": services.engine.DEFAULT_THRESHOLD},
+        {"threshold": engine.DEFAULT_THRESHOLD},
     )
     queued = DBTaskResult.objects.get()
     assert queued.task_path == "rapport.dedupe.tasks.dedupe_full"
