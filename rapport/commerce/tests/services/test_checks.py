@@ -1,5 +1,4 @@
-"""Who may hand a commerce record to whom (`check_assignment`), and the merge rule that
-moves a merged-away customer's orders to the survivor and back (`merge_mover`)."""
+"""Who may hand a commerce record to whom (`check_assignment`), on the object type's grant."""
 
 from __future__ import annotations
 
@@ -7,14 +6,14 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from rapport.commerce import services
-from rapport.commerce.models import Order, Shipment
-from rapport.commerce.services import LineInput, OrderInput, ShipmentInput
+from rapport.commerce.models import Order
+from rapport.commerce.services import LineInput, OrderInput
 from rapport.commerce.tests.factories import CustomerFactory, commerce_user
-from rapport.core.models import AuditLogEntry, OutboxEvent
 from rapport.core.permissions import Scope
 from rapport.identity.tests.factories import TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
+
 
 ORDER = "commerce.order"
 
@@ -66,55 +65,3 @@ def test_order_update_applies_the_rule_before_writing() -> None:
     with pytest.raises(PermissionDenied):
         services.order_update(actor=rep, order=order, data=OrderInput(owner_id=UserFactory().pk))
     assert Order.objects.get(pk=order.pk).owner_id == rep.pk
-
-
-def test_merge_mover_moves_orders_with_their_shipments_and_undoes_by_ids() -> None:
-    admin = UserFactory(is_superuser=True)
-    source, target = CustomerFactory(), CustomerFactory()
-    kept = services.order_create(
-        actor=admin,
-        customer=target,
-        data=OrderInput(currency="EUR", lines=[LineInput(sku="K", name="K", unit_price="1.00")]),
-    )
-    moved = [
-        services.order_create(
-            actor=admin,
-            customer=source,
-            data=OrderInput(
-                currency="EUR", lines=[LineInput(sku=f"S{i}", name="S", unit_price="2.00")]
-            ),
-        )
-        for i in range(2)
-    ]
-    shipment = services.shipment_create(
-        actor=admin, order=moved[0], data=ShipmentInput(carrier="DHL", tracking_number="T1")
-    )
-    updates_before = OutboxEvent.objects.filter(type="order.updated").count()
-
-    ids = services.merge_mover(actor=admin, source=source, target=target)
-
-    assert sorted(ids) == sorted(o.pk for o in moved)
-    assert set(Order.objects.filter(customer=target).values_list("pk", flat=True)) == {
-        kept.pk,
-        *ids,
-    }
-    assert Shipment.objects.get(pk=shipment.pk).customer_id == target.pk
-    for order_id in ids:
-        row = AuditLogEntry.objects.filter(object_type=ORDER, object_id=str(order_id)).latest("id")
-        assert row.changes == {"customer_id": [source.pk, target.pk]}
-    assert OutboxEvent.objects.filter(type="order.updated").count() == updates_before + 2
-
-    # Unmerge: the rule is called with the customers swapped and the ids it moved; the
-    # survivor's own order stays where it was.
-    back = services.merge_mover(actor=admin, source=target, target=source, ids=ids)
-    assert sorted(back) == sorted(ids)
-    assert Order.objects.get(pk=kept.pk).customer_id == target.pk
-    assert set(Order.objects.filter(customer=source).values_list("pk", flat=True)) == set(ids)
-    assert Shipment.objects.get(pk=shipment.pk).customer_id == source.pk
-
-
-def test_merge_mover_refuses_to_merge_a_customer_into_itself() -> None:
-    admin = UserFactory(is_superuser=True)
-    customer = CustomerFactory()
-    with pytest.raises(ValidationError):
-        services.merge_mover(actor=admin, source=customer, target=customer)
