@@ -1,7 +1,8 @@
 """What each domain app contributes to the shared shell: navigation entries, object types
 that roles grant access to, global-search providers, panels and value metrics on the
 customer 360 page, how its timeline entries group, how its records follow a merge of two
-customers, and what it holds about a person for GDPR export and erasure.
+customers, what it holds about a person for GDPR export and erasure, and the background
+tasks that modules below the task's own module enqueue by name.
 
 Apps register in AppConfig.ready(), so a later app plugs in without touching the others.
 """
@@ -213,6 +214,7 @@ class _Registry:
     timeline_kinds: dict[str, TimelineKind] = field(default_factory=dict)
     merge_rules: dict[str, MergeRule] = field(default_factory=dict)
     gdpr: dict[str, GdprContributor] = field(default_factory=dict)
+    tasks: dict[str, Any] = field(default_factory=dict)
 
 
 _registry = _Registry()
@@ -310,3 +312,23 @@ def add_gdpr_contributor(contributor: GdprContributor) -> None:
 
 def gdpr_contributors() -> list[GdprContributor]:
     return sorted(_registry.gdpr.values(), key=lambda c: (c.order, c.key))
+
+
+def add_tasks(app: str, *tasks: Any) -> None:
+    """Name Django Tasks (`@task()` functions) "<app>.<function>" so that a module the task
+    itself imports can enqueue them: a service queues the job whose task calls that
+    service back without the two modules importing each other in a circle. Apps register
+    their tasks in `ready()`."""
+    for task in tasks:
+        _registry.tasks[f"{app}.{task.name}"] = task
+
+
+def enqueue(name: str, /, *args: Any, **kwargs: Any) -> Any:
+    """Enqueue the task registered as `name`; an unknown name is an error, not a no-op."""
+    try:
+        task = _registry.tasks[name]
+    except KeyError:
+        raise LookupError(
+            f"No background task {name!r}: register it in the app's ready()"
+        ) from None
+    return task.enqueue(*args, **kwargs)

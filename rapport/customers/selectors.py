@@ -15,6 +15,8 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.db.models import F, Prefetch, Q, QuerySet
+from django.urls import reverse
+from django.utils.http import urlencode
 
 from rapport.core.pagination import (
     InvalidCursor,
@@ -28,7 +30,8 @@ from rapport.core.pagination import (
 )
 from rapport.core.params import parse_id_param, parse_int_param
 from rapport.core.permissions import can, scope_queryset
-from rapport.customers import normalize, quality
+from rapport.core.registry import SearchResults
+from rapport.customers import normalize, quality, search
 from rapport.customers.custom_fields import definitions
 from rapport.customers.models import (
     RELATIONSHIP_LABELS,
@@ -112,8 +115,6 @@ def default_sort(filters: Mapping[str, Any] | None) -> str:
 def search_plan(actor: Any, query: str) -> Any:
     """The search's plan for `query`, made once per request: the list's count and page
     both filter by it (kept on the request's user object)."""
-    from rapport.customers import search
-
     plans = actor.__dict__.setdefault("_search_plans", {})
     if query not in plans:
         plans[query] = search.plan(actor=actor, query=query)
@@ -214,8 +215,6 @@ def apply_filters(
             continue
         value = values[0]
         if name == "q":
-            from rapport.customers import search
-
             # Every match, as the global search matches (exact, else corrected words), so
             # the count is honest and the pages go through all of them.
             queryset = search.matches(queryset, search_plan(actor, value), value)
@@ -415,8 +414,6 @@ def _relevance_page(
     or [1, sort_name, id] in the rest. `walk`: more match than the count's cap, so SQLite
     reads the rest through the name index (see customer_page) instead of sorting every
     match (12,500 for a common surname at 100k customers)."""
-    from rapport.customers import search
-
     queryset = with_list_columns(customer_list(actor=actor, filters=filters))
     found = search_plan(actor, query)
     ranked = [c.pk for c in search.ranked(actor=actor, query=query, found=found)]
@@ -807,4 +804,25 @@ def saved_views(*, actor: Any) -> QuerySet[Any]:
         SavedView.objects.filter(object_type=CUSTOMER_TYPE)
         .filter(Q(owner_id=actor.pk) | Q(is_shared=True))
         .order_by("name")
+    )
+
+
+def search_results(*, actor: Any, query: str, limit: int = 25) -> SearchResults:
+    """The search page's customers: the best `limit`, how many match in all (as the
+    customer list counts them: exact up to its cap) and the list of all of them."""
+    found = search.plan(actor=actor, query=query)
+    hits = [
+        search.customer_hit(c) for c in search.ranked(actor=actor, query=query, found=found)[:limit]
+    ]
+    count = (
+        capped_count(search.matches(customer_list(actor=actor), found, query))
+        if found.ids
+        else CappedCount(0, more=False)
+    )
+    return SearchResults(
+        label="customers",
+        label_one="customer",
+        hits=hits,
+        total=str(count),
+        see_all_url=reverse("customers:list") + "?" + urlencode({"q": query}),
     )

@@ -17,10 +17,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from rapport.core.permissions import system_actor
 from rapport.customers import normalize
 from rapport.customers.models import Customer
 from rapport.customers.selectors import follow_merges
-from rapport.dataquality.exporting import system_actor
 from rapport.dataquality.importing import ImportResult, RowError
 from rapport.dataquality.mapping import ResolvedMapping
 from rapport.dataquality.models import ImportRowError, ImportRun

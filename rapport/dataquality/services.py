@@ -16,7 +16,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from rapport.core import spreadsheets
+from rapport.core import registry, spreadsheets
 from rapport.core.jobs import Progress, job_create
 from rapport.core.models import Job
 from rapport.core.permissions import require
@@ -233,7 +233,6 @@ def import_start(*, actor: Any, run: ImportRun, dry_run: bool) -> Job:
     """Queue the dry run or the real import of an uploaded file as a background job."""
     _require_owner(actor, run)
     require(actor, "create", Customer)
-    from rapport.dataquality import tasks
 
     if not dry_run and run.status in (ImportStatus.RUNNING, ImportStatus.DONE):
         raise ValidationError("This file has already been imported.")
@@ -254,7 +253,9 @@ def import_start(*, actor: Any, run: ImportRun, dry_run: bool) -> Job:
             run.status = ImportStatus.RUNNING
         run.save(update_fields=["dry_run_job", "job", "status"])
         transaction.on_commit(
-            lambda: tasks.import_file.enqueue(run_id=str(run.pk), job_id=str(job.pk))
+            lambda: registry.enqueue(
+                "dataquality.import_file", run_id=str(run.pk), job_id=str(job.pk)
+            )
         )
     return job
 
