@@ -11,6 +11,7 @@ class CommerceConfig(AppConfig):
             demo,
             events,  # noqa: F401  (registers the event types)
             gdpr,
+            imports,
             panels,
             search,
             services,
@@ -18,6 +19,7 @@ class CommerceConfig(AppConfig):
         from rapport.core import registry
 
         gdpr.register()
+        imports.register()
 
         for name, label, plural in [
             ("commerce.order", "Order", "Orders"),

@@ -1,7 +1,8 @@
 """What each domain app contributes to the shared shell: navigation entries, object types
 that roles grant access to, global-search providers, panels and value metrics on the
 customer 360 page, how its timeline entries group, how its records follow a merge of two
-customers, what it holds about a person for GDPR export and erasure, and the background
+customers, what it holds about a person for GDPR export and erasure, what a file import
+can hold, and the background
 tasks that modules below the task's own module enqueue by name.
 
 Apps register in AppConfig.ready(), so a later app plugs in without touching the others.
@@ -202,6 +203,33 @@ class GdprContributor:
     order: int = 100  # erasure runs in this order: owners first, logs (audit, outbox) last
 
 
+@dataclass(frozen=True)
+class ImportTarget:
+    """What a CSV/XLSX import can hold, declared by the app that owns the records so that
+    the import wizard, API and CLI (dataquality) name no object type themselves.
+
+    `fields` are the {field: label} a file column can map to and `required` the ones a
+    file must map. `custom_fields`: columns may also feed the customers' custom fields
+    (`cf:<key>`); `upsert_by`: the user chooses how rows match existing records (else by
+    `natural_key`). `write_batch(actor=, records=)` writes one batch of parsed records
+    (dicts: the fields, `row` = the record's first file row, `lines` = its line dicts) in
+    one transaction through the owning app's services and returns an outcome with
+    `created`, `updated`, `unchanged` and `errors` ({"row", "field", "message"}). None:
+    the records are contacts, written by dataquality's own bulk contact path.
+    """
+
+    object_type: str  # the key stored on an import run ("contacts", "orders")
+    label: str
+    noun: str  # one record, in the messages: "No column of the file maps to a contact field."
+    fields: dict[str, str]
+    required: tuple[str, ...] = ()
+    natural_key: str = "external_id"
+    custom_fields: bool = False
+    upsert_by: bool = False
+    write_batch: Callable[..., Any] | None = None
+    order: int = 100
+
+
 @dataclass
 class _Registry:
     nav: dict[str, NavItem] = field(default_factory=dict)
@@ -215,6 +243,7 @@ class _Registry:
     merge_rules: dict[str, MergeRule] = field(default_factory=dict)
     gdpr: dict[str, GdprContributor] = field(default_factory=dict)
     tasks: dict[str, Any] = field(default_factory=dict)
+    import_targets: dict[str, ImportTarget] = field(default_factory=dict)
 
 
 _registry = _Registry()
@@ -312,6 +341,22 @@ def add_gdpr_contributor(contributor: GdprContributor) -> None:
 
 def gdpr_contributors() -> list[GdprContributor]:
     return sorted(_registry.gdpr.values(), key=lambda c: (c.order, c.key))
+
+
+def add_import_target(target: ImportTarget) -> None:
+    _registry.import_targets[target.object_type] = target
+
+
+def import_targets() -> list[ImportTarget]:
+    return sorted(_registry.import_targets.values(), key=lambda t: t.order)
+
+
+def import_target(object_type: str) -> ImportTarget:
+    """The target registered as `object_type`; LookupError when no installed app has it."""
+    try:
+        return _registry.import_targets[object_type]
+    except KeyError:
+        raise LookupError(f"Nothing can be imported as {object_type!r}") from None
 
 
 def add_tasks(app: str, *tasks: Any) -> None:

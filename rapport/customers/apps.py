@@ -14,12 +14,14 @@ class CustomersConfig(AppConfig):
             demo,
             events,  # noqa: F401  (registers the event types)
             gdpr,
+            imports,
             search,
             selectors,
             tasks,
         )
 
         gdpr.register()
+        imports.register()
         registry.add_tasks(
             "customers",
             tasks.export_personal_data,

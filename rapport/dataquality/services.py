@@ -32,6 +32,7 @@ from rapport.dataquality.models import (
     ImportStatus,
     UpsertBy,
 )
+from rapport.dataquality.orders import OrderImporter
 
 UPLOAD_DIR = "imports"
 DRY_RUN_ERRORS_KEPT = 200
@@ -67,9 +68,8 @@ def run_import(
             resolved = resolve(chosen, source.headers, object_type)
         except MappingError as exc:
             raise MappingError(f"{original_name or Path(path).name}: {exc}") from exc
-        if object_type == ImportObjectType.ORDERS:
-            from rapport.dataquality.orders import OrderImporter
-
+        if registry.import_target(object_type).write_batch is not None:
+            # Records their own app writes (orders): parsed and grouped here, written by it.
             order_importer = OrderImporter(
                 actor=actor, resolved=resolved, dry_run=dry_run, run=run, on_progress=on_progress
             )
