@@ -90,14 +90,23 @@ def scope_queryset(
     return queryset.filter(condition) if condition else queryset
 
 
-def can(actor: Actor, action: str, target: type[models.Model] | models.Model) -> bool:
-    """Whether `actor` may `action` the record `target` (or any record, given a model class)."""
+Target = type[models.Model] | models.Model | str
+
+
+def _type_name(target: Target) -> str:
+    return target if isinstance(target, str) else object_type_of(target)
+
+
+def can(actor: Actor, action: str, target: Target) -> bool:
+    """Whether `actor` may `action` the record `target` (or any record, given a model class
+    or an object type's name such as "customers.customer": what another app's pages ask
+    without importing the model)."""
     if not getattr(actor, "is_authenticated", False):
         return False
-    grant = actor.grant_for(object_type_of(target))
+    grant = actor.grant_for(_type_name(target))
     if not grant.allows(action):
         return False
-    if isinstance(target, type) or grant.scope == Scope.ALL or not is_owned(target):
+    if isinstance(target, type | str) or grant.scope == Scope.ALL or not is_owned(target):
         return True
     owner_id = getattr(target, "owner_id", None)
     if owner_id is not None and owner_id == actor.pk:
@@ -108,12 +117,10 @@ def can(actor: Actor, action: str, target: type[models.Model] | models.Model) ->
     return False
 
 
-def require(actor: Actor, action: str, target: type[models.Model] | models.Model) -> None:
+def require(actor: Actor, action: str, target: Target) -> None:
     """Raise PermissionDenied unless `actor` may `action` `target`. Call before any write."""
     if not can(actor, action, target):
-        raise PermissionDenied(
-            f"You may not {action} this {object_type_of(target).split('.')[-1]}."
-        )
+        raise PermissionDenied(f"You may not {action} this {_type_name(target).split('.')[-1]}.")
 
 
 def require_assignees_exist(*, owner_id: int | None, team_id: int | None) -> None:

@@ -735,6 +735,14 @@ def custom_field_definitions(*, include_inactive: bool = False) -> QuerySet[Cust
     return qs if include_inactive else qs.filter(is_active=True)
 
 
+def choice_label(field: str, value: Any) -> Any:
+    """How a customer field's stored `value` reads (its choice's label, if it has choices)."""
+    model_field: Any = Customer._meta.get_field(field)
+    if getattr(model_field, "choices", None):
+        return dict(model_field.flatchoices).get(value, value)
+    return value
+
+
 def tag_names() -> list[str]:
     return list(Tag.objects.order_by("name").values_list("name", flat=True)[:500])
 

@@ -1,9 +1,18 @@
-"""No app's modules import each other in a circle (import-linter's acyclic contract says
-the same in `make lint`; this test says it in the suite, with the cycle spelled out)."""
+"""Import rules the suite checks by module name (import-linter's contracts in `make lint`
+say the same for the modules they list): no app's modules import each other in a
+circle, and no page or API module imports another app's models."""
 
 from __future__ import annotations
 
+import re
+
 import grimp
+import pytest
+
+
+@pytest.fixture(scope="module")
+def graph() -> grimp.ImportGraph:
+    return grimp.build_graph("rapport")
 
 
 def _cycles(graph: grimp.ImportGraph, app: str) -> list[list[str]]:
@@ -46,7 +55,21 @@ def _cycles(graph: grimp.ImportGraph, app: str) -> list[list[str]]:
     return found
 
 
-def test_no_app_imports_itself_in_a_circle() -> None:
-    graph = grimp.build_graph("rapport")
+def test_no_app_imports_itself_in_a_circle(graph: grimp.ImportGraph) -> None:
     cycles = {app: _cycles(graph, app) for app in sorted(graph.find_children("rapport"))}
     assert {app: found for app, found in cycles.items() if found} == {}
+
+
+def test_pages_and_api_import_no_other_apps_models(graph: grimp.ImportGraph) -> None:
+    """`views`, `api`, `views_*` and `api_*` of an app go through another app's selectors,
+    services or core.registry; core's models are the shared kernel."""
+    found = []
+    for module in sorted(graph.modules):
+        parts = module.split(".")
+        if len(parts) != 3 or not re.fullmatch(r"(views|api)(_\w+)?", parts[2]):
+            continue
+        for imported in graph.find_modules_directly_imported_by(module):
+            other = imported.split(".")
+            if len(other) >= 3 and other[2] == "models" and other[1] not in (parts[1], "core"):
+                found.append(f"{module} -> {imported}")
+    assert sorted(found) == []
