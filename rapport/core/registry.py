@@ -2,7 +2,7 @@
 that roles grant access to, global-search providers, panels and value metrics on the
 customer 360 page, how its timeline entries group, how its records follow a merge of two
 customers, what it holds about a person for GDPR export and erasure, what a file import
-can hold, and the background
+can hold, the fields segments and list filters use, and the background
 tasks that modules below the task's own module enqueue by name.
 
 Apps register in AppConfig.ready(), so a later app plugs in without touching the others.
@@ -230,6 +230,30 @@ class ImportTarget:
     order: int = 100
 
 
+@dataclass(frozen=True)
+class SegmentField:
+    """A field that segments and list filters can use on one object type's records: the
+    customer list's filters today, marketing's segment rules and analytics' cohorts next
+    (an app adds a field, e.g. an RFM segment, and every filter that reads the registry
+    accepts it).
+
+    `name` is the filter's public name (`?country=NL`); `type` says what a value is
+    ("text", "choice", "id", "date", "number", "boolean", "tag", "search");
+    `operators` the comparisons it means ("eq", "iexact", "contains", "in", "all", "gte",
+    "lt", "match"), for a rule builder to offer. `apply(queryset, values, actor=)` compiles
+    the non-empty list of raw values into the queryset filter (raising ValidationError
+    keyed by `name` for a bad value); `lookup` names the ORM lookup when it is one.
+    """
+
+    object_type: str
+    name: str
+    label: str
+    type: str
+    operators: tuple[str, ...]
+    apply: Callable[..., Any]
+    lookup: str = ""
+
+
 @dataclass
 class _Registry:
     nav: dict[str, NavItem] = field(default_factory=dict)
@@ -244,6 +268,7 @@ class _Registry:
     gdpr: dict[str, GdprContributor] = field(default_factory=dict)
     tasks: dict[str, Any] = field(default_factory=dict)
     import_targets: dict[str, ImportTarget] = field(default_factory=dict)
+    segment_fields: dict[tuple[str, str], SegmentField] = field(default_factory=dict)
 
 
 _registry = _Registry()
@@ -357,6 +382,15 @@ def import_target(object_type: str) -> ImportTarget:
         return _registry.import_targets[object_type]
     except KeyError:
         raise LookupError(f"Nothing can be imported as {object_type!r}") from None
+
+
+def add_segment_field(segment_field: SegmentField) -> None:
+    _registry.segment_fields[(segment_field.object_type, segment_field.name)] = segment_field
+
+
+def segment_fields(object_type: str) -> dict[str, SegmentField]:
+    """{name: field} of the fields registered for `object_type`, in registration order."""
+    return {name: f for (kind, name), f in _registry.segment_fields.items() if kind == object_type}
 
 
 def add_tasks(app: str, *tasks: Any) -> None:

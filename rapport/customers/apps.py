@@ -22,6 +22,7 @@ class CustomersConfig(AppConfig):
 
         gdpr.register()
         imports.register()
+        selectors.register_segment_fields()
         registry.add_tasks(
             "customers",
             tasks.export_personal_data,
