@@ -40,6 +40,9 @@ class ObjectType:
     label: str
     label_plural: str
     actions: tuple[str, ...] = ("view", "create", "edit", "delete", "export")
+    # The foreign key from a record to the customer it is about ("customer" on an order);
+    # outside actors (portal customers, partner users) see a type only through it.
+    customer_field: str = ""
 
 
 @dataclass(frozen=True)
@@ -284,6 +287,10 @@ def nav_items() -> list[NavItem]:
 
 def add_object_type(object_type: ObjectType) -> None:
     _registry.object_types[object_type.name] = object_type
+
+
+def object_type(name: str) -> ObjectType | None:
+    return _registry.object_types.get(name)
 
 
 def object_types() -> list[ObjectType]:
