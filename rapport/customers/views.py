@@ -55,6 +55,7 @@ from rapport.customers.models import (
     LifecycleStage,
     Relationship,
 )
+from rapport.identity import selectors as identity_selectors
 
 CUSTOMER_TYPE = "customers.customer"
 # Pages of the import/export app (dataquality), linked by path: customers sits below it.
@@ -63,13 +64,7 @@ IMPORT_URL = "/imports/new/"
 
 
 def _owners_and_teams() -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
-    from rapport.identity.models import Team, User
-
-    owners = [
-        (u.pk, str(u)) for u in User.objects.filter(is_active=True).order_by("full_name")[:500]
-    ]
-    teams = [(t.pk, t.name) for t in Team.objects.order_by("name")]
-    return owners, teams
+    return identity_selectors.assignee_choices()
 
 
 def _list_params(request: AuthedRequest) -> QueryDict:
