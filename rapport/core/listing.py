@@ -138,6 +138,7 @@ class ListPage:
     sorts: ClassVar[Mapping[str, SortKey]] = {}
     default_sort: ClassVar[str] = "id"
     page_sizes: ClassVar[tuple[int, ...]] = (50,)
+    default_page_size: ClassVar[int | None] = None  # None: the first of page_sizes
     filter_form: ClassVar[type[forms.Form] | None] = None
     # Parameters that neither filter nor steer (kept in links, e.g. a saved view's id).
     ignored_params: ClassVar[frozenset[str]] = frozenset()
@@ -180,6 +181,13 @@ class ListPage:
     def make_form(self, params: QueryDict) -> forms.Form | None:
         return self.filter_form(params or None) if self.filter_form else None
 
+    def filters(self, params: QueryDict, form: forms.Form | None) -> dict[str, Any]:
+        """The filters the selector gets: the valid form's data (a bad filter is said)."""
+        return form.cleaned_data if form is not None and form.is_valid() else {}
+
+    def visible_columns(self) -> Sequence[Column]:
+        return self.columns
+
     def read(self, *, data: dict[str, Any], sort: str, cursor: str | None, limit: int) -> Page[Any]:
         """One page from the selector, already narrowed to what the user may see."""
         raise NotImplementedError
@@ -203,21 +211,19 @@ class ListPage:
     # --- the request -------------------------------------------------------------------
 
     def page_size(self, params: QueryDict) -> int:
+        default = self.default_page_size or self.page_sizes[0]
         try:
-            size = parse_int_param("page_size", params.get("page_size") or self.page_sizes[0])
+            size = parse_int_param("page_size", params.get("page_size") or default)
         except ValidationError:
-            return self.page_sizes[0]
-        return size if size in self.page_sizes else self.page_sizes[0]
+            return default
+        return size if size in self.page_sizes else default
 
     def get(self) -> HttpResponse:
         self.check_access()
-        params = self.params()
+        self.query = params = self.params()
         form = self.make_form(params)
-        data: dict[str, Any] = {}
-        error = ""
-        if form is not None:
-            data = form.cleaned_data if form.is_valid() else {}
-            error = form_errors(form)
+        data = self.filters(params, form)
+        error = form_errors(form) if form is not None else ""
         default = self.sort_default(data, params)
         sort = params.get("sort") or data.get("sort") or default
         size = self.page_size(params)
@@ -238,7 +244,7 @@ class ListPage:
         listing = Listing(
             page=page,
             headers=sort_headers(
-                self.columns,
+                self.visible_columns(),
                 params=params,
                 sort=sort,
                 default=default,
