@@ -140,12 +140,10 @@ class ListPage:
     page_sizes: ClassVar[tuple[int, ...]] = (50,)
     default_page_size: ClassVar[int | None] = None  # None: the first of page_sizes
     filter_form: ClassVar[type[forms.Form] | None] = None
-    # Parameters that neither filter nor steer (kept in links, e.g. a saved view's id).
-    ignored_params: ClassVar[frozenset[str]] = frozenset()
     # Parameters dropped from header links (a saved view's id: a re-sort is a new view).
     header_drops: ClassVar[tuple[str, ...]] = ()
-    # A bad sort or cursor: "first_page" shows the first page and says nothing (a stale
-    # bookmark), "error" shows no rows and says why with a 400.
+    # A bad sort, cursor or filter the selector refuses: "first_page" says why above the
+    # first page (a stale bookmark still shows rows), "error" says why with no rows (400).
     on_bad_request: ClassVar[str] = "first_page"
     empty: ClassVar[EmptyState]
     empty_filtered: ClassVar[EmptyState]
@@ -237,7 +235,10 @@ class ListPage:
             else:
                 error = error or validation_text(exc)
                 sort = default
-                page = self.read(data=data, sort=sort, cursor=None, limit=size)
+                try:
+                    page = self.read(data=data, sort=sort, cursor=None, limit=size)
+                except ValidationError:  # the filters themselves: show everything
+                    page = self.read(data={}, sort=sort, cursor=None, limit=size)
         filtered = self.is_filtered(data, params)
         base = params.copy()
         base.pop("cursor", None)
