@@ -98,6 +98,9 @@ class Plan:
     mode: str
     ids: list[int] = field(default_factory=list)
     corrections: list[list[str]] = field(default_factory=list)
+    # Every match (as `matches` filters them) counted while pooling, up to one past the
+    # count asked of `plan`; None when not counted.
+    counted: int | None = None
 
 
 # --- Typos corrected against the words of customers' names -----------------------------
@@ -504,7 +507,7 @@ def _like(term: str) -> str:
     return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _postgres_candidates(actor: Any, terms: list[str], limit: int) -> Plan:
+def _postgres_candidates(actor: Any, terms: list[str], limit: int, count_up_to: int = 0) -> Plan:
     scope = _scope_where(actor)
     if scope is None:
         return Plan("none")
@@ -522,33 +525,54 @@ def _postgres_candidates(actor: Any, terms: list[str], limit: int) -> Plan:
                 [" & ".join(f"{w}:*" for w in words)],
             )
         )
+    substrings: tuple[str, list[Any]] | None = None
     if long_terms:  # a LIKE pattern under three characters has no trigram to look up
-        exact.append(
-            (
-                " AND ".join("search_text ILIKE %s" for _ in long_terms),
-                [_like(t) for t in long_terms],
-            )
+        substrings = (
+            " AND ".join("search_text ILIKE %s" for _ in long_terms),
+            [_like(t) for t in long_terms],
         )
+        exact.append(substrings)
     prefix = _name_prefix_sql(terms) if exact else None
     typo = ("%s <%% search_text", [query])
     compact = re.sub(r"\W", "", query)
 
-    def pooled(cursor: Any, arms: list[tuple[str, list[Any]]]) -> list[int]:
+    counted: int | None = None
+
+    def pooled(cursor: Any, arms: list[tuple[str, list[Any]]], counting: bool = False) -> list[int]:
+        """The pool of `arms`; with `counting`, the first arm (every term as a substring:
+        the list's own filter) reads up to `count_up_to` + 1 rows and their number is
+        kept, so the search page's count costs no second bitmap of the same rows."""
+        nonlocal counted
         selects, params = [], []
-        for condition, arm_params in arms:
+        for condition, arm_params in arms[1:] if counting else arms:
             selects.append(
                 f"(SELECT id FROM customers_customer WHERE {condition} "  # noqa: S608
                 f"AND ({scope_sql}) LIMIT %s)"
             )
             params += [*arm_params, *scope_params, POOL]
+        head, head_params = "", []
+        if counting:
+            condition, arm_params = arms[0]
+            head = (
+                f"counted AS MATERIALIZED (SELECT id FROM customers_customer "  # noqa: S608
+                f"WHERE {condition} AND ({scope_sql}) LIMIT %s), "
+            )
+            head_params = [*arm_params, *scope_params, count_up_to + 1]
+            selects.insert(0, "(SELECT id FROM counted LIMIT %s)")
+            params.insert(0, POOL)
         # Only Django-compiled scope SQL and fixed fragments are interpolated.
         sql = (
-            f"WITH pool AS MATERIALIZED ({' UNION '.join(selects)}) "  # noqa: S608
-            'SELECT c.id FROM "customers_customer" c JOIN pool ON pool.id = c.id '
+            f"WITH {head}pool AS MATERIALIZED ({' UNION '.join(selects)}) "  # noqa: S608
+            "SELECT c.id"
+            + (", (SELECT count(*) FROM counted)" if counting else "")
+            + ' FROM "customers_customer" c JOIN pool ON pool.id = c.id '
             "ORDER BY word_similarity(%s, c.search_text) DESC, c.id LIMIT %s"
         )
-        cursor.execute(sql, (*params, query, limit))
-        return [pk for (pk,) in cursor.fetchall()]
+        cursor.execute(sql, (*head_params, *params, query, limit))
+        rows = cursor.fetchall()
+        if counting:
+            counted = rows[0][1] if rows else 0
+        return [row[0] for row in rows]
 
     ids: list[int] = []
     plan: Plan | None = None
@@ -556,7 +580,11 @@ def _postgres_candidates(actor: Any, terms: list[str], limit: int) -> Plan:
         # No sequential scans for these statements: with LIMIT and no ORDER BY the planner
         # may hope to find POOL rows early in the heap, and for a rare term it then reads
         # the whole table; the indexes always answer.
-        cursor.execute("SET LOCAL enable_seqscan = off")
+        # The name-prefix read walks the name index in order; see _postgres_name_prefix.
+        cursor.execute(
+            "SET LOCAL enable_seqscan = off"
+            + ("; SET LOCAL enable_bitmapscan = off" if prefix is not None else "")
+        )
         if exact:
             named: list[int] = []
             if prefix is not None:
@@ -567,8 +595,17 @@ def _postgres_candidates(actor: Any, terms: list[str], limit: int) -> Plan:
                     # bitmap of every row holding a common word) are not read.
                     ids = named[:limit]
             if not ids:
-                ids = pooled(cursor, [*exact, ("id = ANY(%s)", [named])] if named else exact)
-            plan = Plan("exact", ids) if ids else None
+                if prefix is not None:
+                    cursor.execute("RESET enable_bitmapscan")  # the GIN arms need them
+                arms = [*exact, ("id = ANY(%s)", [named])] if named else exact
+                # The substring arm is the list's filter when no term is too short for it.
+                counting = (
+                    bool(count_up_to) and substrings is not None and len(long_terms) == len(terms)
+                )
+                if counting and substrings is not None:
+                    arms = [substrings, *(arm for arm in arms if arm is not substrings)]
+                ids = pooled(cursor, arms, counting)
+            plan = Plan("exact", ids, counted=counted) if ids else None
         tiers = _corrected_terms(terms) if not ids and len(compact) >= TYPO_MIN_LENGTH else None
         for tier in tiers or ():
             condition = " AND ".join(
@@ -608,8 +645,9 @@ def _postgres_candidates(actor: Any, terms: list[str], limit: int) -> Plan:
                 plan = Plan("some" if ids else "none", ids)
             else:
                 plan = Plan("trigram", ids)
-        cursor.execute("RESET enable_seqscan")
-        cursor.execute("RESET pg_trgm.word_similarity_threshold")
+        cursor.execute(
+            "RESET enable_seqscan; RESET enable_bitmapscan; RESET pg_trgm.word_similarity_threshold"
+        )
     return plan or Plan("none")
 
 
@@ -624,10 +662,9 @@ def _postgres_name_prefix(
     "graceland"), which sort first. ORDER BY makes it an ordered walk of the name index
     that stops early. The planner, misled by a rough estimate of the rows in the range
     (83 for 40,000 before ANALYZE), would rather build a bitmap of every such row and
-    sort them (370 ms for "grace"): bitmap scans are off for this statement."""
+    sort them (370 ms for "grace"): the caller turns bitmap scans off for this read."""
     condition, params = prefix
     scope_sql, scope_params = scope
-    cursor.execute("SET LOCAL enable_bitmapscan = off")
     # Only Django-compiled scope SQL and fixed fragments are interpolated.
     cursor.execute(
         f"SELECT id, sort_name FROM customers_customer WHERE {condition} "  # noqa: S608
@@ -635,7 +672,6 @@ def _postgres_name_prefix(
         [*params, *scope_params, max(POOL, limit)],
     )
     rows = cursor.fetchall()
-    cursor.execute("RESET enable_bitmapscan")
     key = params[0]
     whole = sum(1 for _, name in rows if name == key or name.startswith(key + " "))
     return [pk for pk, _ in rows], whole
@@ -736,15 +772,16 @@ def matching(queryset: QuerySet[Customer], query: str) -> QuerySet[Customer]:
     return queryset
 
 
-def plan(*, actor: Any, query: str, limit: int | None = None) -> Plan:
+def plan(*, actor: Any, query: str, limit: int | None = None, count_up_to: int = 0) -> Plan:
     """How `query` matches the customers `actor` may see, with at most `limit` of them
-    (default CANDIDATES)."""
+    (default CANDIDATES). With `count_up_to`, PostgreSQL may count the matches while it
+    pools them (`Plan.counted`)."""
     limit = CANDIDATES if limit is None else limit
     terms = _terms(query)
     if not terms:
         return Plan("none")
     if connection.vendor == "postgresql":
-        return _postgres_candidates(actor, terms, limit)
+        return _postgres_candidates(actor, terms, limit, count_up_to)
     if connection.vendor == "sqlite":
         return _sqlite_candidates(actor, terms, limit)
     # Any other database: a plain (slow) substring scan, still within scope.
@@ -905,15 +942,18 @@ def search_results(*, actor: Any, query: str, limit: int = 25) -> SearchResults:
     customer list counts them, exact up to SEARCH_COUNT_CAP) and the list of all of them."""
     from rapport.customers import selectors
 
-    found = plan(actor=actor, query=query)
+    found = plan(actor=actor, query=query, count_up_to=SEARCH_COUNT_CAP)
     hits = [_hit(c) for c in ranked(actor=actor, query=query, found=found)[:limit]]
-    count = (
-        selectors.capped_count(
+    if not found.ids:
+        count = selectors.CappedCount(0, more=False)
+    elif found.counted is not None:
+        count = selectors.CappedCount(
+            min(found.counted, SEARCH_COUNT_CAP), more=found.counted > SEARCH_COUNT_CAP
+        )
+    else:
+        count = selectors.capped_count(
             matches(selectors.customer_list(actor=actor), found, query), cap=SEARCH_COUNT_CAP
         )
-        if found.ids
-        else selectors.CappedCount(0, more=False)
-    )
     return SearchResults(
         label="customers",
         label_one="customer",

@@ -126,3 +126,34 @@ def test_too_few_whole_word_names_still_read_the_full_text_arms(
         "Grace Hopper",
         "Ada Grace",
     ]
+
+
+@postgres_only
+def test_the_search_page_counts_while_pooling_without_a_count_query(
+    client: Any, admin: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _bulk_people(admin, [(f"Ann{n}", "Smith") for n in range(12)] + [("Bob", "Jones")])
+    client.force_login(admin)
+    for cap, total in ((12, "12"), (11, "more than 11")):
+        monkeypatch.setattr(search, "SEARCH_COUNT_CAP", cap)
+        with CaptureQueriesContext(connection) as queries:
+            part, _ = _customers_part(client, "smith")
+        assert part.total == total
+        assert not [q for q in queries if q["sql"].startswith("SELECT COUNT(*)")]
+    # A term too short for the substring arm: counted by the list's own filter instead.
+    monkeypatch.setattr(search, "SEARCH_COUNT_CAP", 500)
+    with CaptureQueriesContext(connection) as queries:
+        part, _ = _customers_part(client, "smith an")
+    assert part.total == "12"
+    assert [q for q in queries if q["sql"].startswith("SELECT COUNT(*)")]
+
+
+@postgres_only
+def test_a_name_pool_from_the_name_index_is_counted_by_the_list_filter(
+    client: Any, admin: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search, "CANDIDATES", 3)
+    _bulk_people(admin, [("Grace", f"Hopper{n}") for n in range(5)] + [("Ada", "Grace")])
+    client.force_login(admin)
+    part, _ = _customers_part(client, "grace")
+    assert part.total == "6"
