@@ -157,3 +157,21 @@ def test_a_name_pool_from_the_name_index_is_counted_by_the_list_filter(
     client.force_login(admin)
     part, _ = _customers_part(client, "grace")
     assert part.total == "6"
+
+
+@postgres_only
+def test_past_the_pool_a_long_term_is_pooled_from_its_substring_read_alone(
+    client: Any, admin: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search, "POOL", 4)
+    _bulk_people(admin, [(f"Ann{n}", "Hamilton") for n in range(6)] + [("Ann", "Hamm")])
+    client.force_login(admin)
+    # "ann" is too short to be read as a substring alone; "hamilton" is not.
+    for query, gated, total in (("hamilton", True, "6"), ("ann", False, "7")):
+        with CaptureQueriesContext(connection) as queries:
+            part, _ = _customers_part(client, query)
+        assert part.total == total, query
+        if gated:  # every counted row joins the pool in the skipped arm's place
+            assert len(part.hits) == int(total)
+        pool = next(q["sql"] for q in queries if "WITH counted" in q["sql"])
+        assert ("FROM counted) <=" in pool) is gated, query
