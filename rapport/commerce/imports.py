@@ -47,9 +47,12 @@ def _order_row(record: Mapping[str, Any]) -> OrderRow:
     )
 
 
-def write_batch(*, actor: Any, records: Sequence[Mapping[str, Any]]) -> BulkResult:
-    """Write one batch of imported orders (the import's `ImportTarget.write_batch`)."""
-    return orders_bulk_upsert(actor=actor, rows=[_order_row(r) for r in records])
+def write_batch(
+    *, actor: Any, records: Sequence[Mapping[str, Any]], write: bool = True
+) -> BulkResult:
+    """Write one batch of imported orders (the import's `ImportTarget.write_batch`); with
+    `write=False` only compare, for the dry run (decision 0780)."""
+    return orders_bulk_upsert(actor=actor, rows=[_order_row(r) for r in records], write=write)
 
 
 def register() -> None:

@@ -24,6 +24,7 @@ Terms under three characters never drive a trigram scan.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import re
 import time
@@ -87,12 +88,17 @@ SMALL_SCOPE = 5000
 class Plan:
     """How a query matched, which the global search and the list share: `exact` (every
     term as a substring), `typo` (every term as one of its `corrections`), `trigram` (the
-    trigram typo step: only its `ids` match) or `none`. `ids` are at most CANDIDATES
-    matching rows, read in index order (plus exact name-prefix matches), not ranked."""
+    trigram typo step: only its `ids` match), `some` (no row holds every term, even
+    corrected: rows holding some of them, only its `ids` match) or `none`. `ids` are at
+    most CANDIDATES matching rows, read in index order (plus exact name-prefix matches),
+    not ranked."""
 
     mode: str
     ids: list[int] = field(default_factory=list)
     corrections: list[list[str]] = field(default_factory=list)
+    # Every match (as `matches` filters them) counted while pooling, up to one past the
+    # count asked of `plan`; None when not counted.
+    counted: int | None = None
 
 
 # --- Typos corrected against the words of customers' names -----------------------------
@@ -221,6 +227,22 @@ def _corrected_terms(terms: list[str]) -> tuple[list[list[str]], list[list[str]]
     return (closest, every) if corrected else None
 
 
+def _some_words(tiers: tuple[list[list[str]], list[list[str]]] | None) -> list[list[str]]:
+    """The groups the `some` step reads: each term's closest corrections (as typed when
+    none), when the query has two terms or more; one group alone is the typo step's."""
+    groups = tiers[0] if tiers is not None else []
+    return groups if len(groups) >= 2 else []
+
+
+def _merge_pools(pools: list[list[int]], limit: int) -> list[int]:
+    """The pools' ids taken in turn, one of each at a time, at most `limit`: a word
+    with many rows ("john") does not crowd out a rarer one ("smith")."""
+    ids: dict[int, None] = {}
+    for row in itertools.zip_longest(*pools):
+        ids.update((pk, None) for pk in row if pk is not None)
+    return list(ids)[:limit]
+
+
 def _fts5_any(alternatives: list[list[str]]) -> str:
     """An FTS5 query: one of each group's strings, for every group."""
     return " AND ".join(
@@ -303,7 +325,13 @@ def _candidates_in(rows: list[tuple[int, str]], terms: list[str], limit: int) ->
     shared = [(pk, sum(1 for g in grams if g in text)) for pk, text in rows]
     ranked = sorted((item for item in shared if item[1] >= k), key=lambda i: (-i[1], i[0]))
     ids = [pk for pk, _ in ranked[:limit]]
-    return Plan("trigram" if ids else "none", ids)
+    if ids:
+        return Plan("trigram", ids)
+    pools = [
+        [pk for pk, text in rows if any(a in text for a in group)] for group in _some_words(tiers)
+    ]
+    ids = _merge_pools(pools, limit)
+    return Plan("some" if ids else "none", ids)
 
 
 def _name_prefix_sql(terms: list[str]) -> tuple[str, list[Any]] | None:
@@ -316,6 +344,9 @@ def _name_prefix_sql(terms: list[str]) -> tuple[str, list[Any]] | None:
 
 
 NAME_PREFIX_POOL = 50
+# PostgreSQL, search page: terms at least this long (letters and digits) pool a common
+# word's matches from the substring read alone; see _postgres_candidates.
+SUBSTRING_ALONE_MIN = 5
 
 
 def _sqlite_candidates(actor: Any, terms: list[str], limit: int) -> Plan:
@@ -369,7 +400,10 @@ def _sqlite_candidates(actor: Any, terms: list[str], limit: int) -> Plan:
             lambda share: sqlite_typo_pool(cursor, grams, frequencies, share=share, scope=scope),
             limit,
         )
-    return Plan("trigram" if ids else "none", ids)
+        if ids:
+            return Plan("trigram", ids)
+        ids = _merge_pools([pooled(_fts5_any([group])) for group in _some_words(tiers)], limit)
+    return Plan("some" if ids else "none", ids)
 
 
 def _pigeonhole(
@@ -474,7 +508,7 @@ def _like(term: str) -> str:
     return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _postgres_candidates(actor: Any, terms: list[str], limit: int) -> Plan:
+def _postgres_candidates(actor: Any, terms: list[str], limit: int, count_up_to: int = 0) -> Plan:
     scope = _scope_where(actor)
     if scope is None:
         return Plan("none")
@@ -485,42 +519,66 @@ def _postgres_candidates(actor: Any, terms: list[str], limit: int) -> Plan:
     # Each arm reads at most POOL rows of one index (no ORDER BY inside, so the scan stops
     # early); only the pooled rows are ranked. The scope is applied inside each arm.
     exact: list[tuple[str, list[Any]]] = []
+    word_starts: tuple[str, list[Any]] | None = None
     if words:
-        exact.append(
-            (
-                "to_tsvector('simple', search_text) @@ to_tsquery('simple', %s)",
-                [" & ".join(f"{w}:*" for w in words)],
-            )
+        word_starts = (
+            "to_tsvector('simple', search_text) @@ to_tsquery('simple', %s)",
+            [" & ".join(f"{w}:*" for w in words)],
         )
+        exact.append(word_starts)
+    substrings: tuple[str, list[Any]] | None = None
     if long_terms:  # a LIKE pattern under three characters has no trigram to look up
-        exact.append(
-            (
-                " AND ".join("search_text ILIKE %s" for _ in long_terms),
-                [_like(t) for t in long_terms],
-            )
+        substrings = (
+            " AND ".join("search_text ILIKE %s" for _ in long_terms),
+            [_like(t) for t in long_terms],
         )
-    prefix = _name_prefix_sql(terms)
-    if exact and prefix is not None:
-        exact.append(prefix)
+        exact.append(substrings)
+    prefix = _name_prefix_sql(terms) if exact else None
     typo = ("%s <%% search_text", [query])
     compact = re.sub(r"\W", "", query)
 
-    def pooled(cursor: Any, arms: list[tuple[str, list[Any]]]) -> list[int]:
+    counted: int | None = None
+
+    def pooled(
+        cursor: Any,
+        arms: list[tuple[str, list[Any]]],
+        counting: bool = False,
+        counted_pool: int = POOL,
+    ) -> list[int]:
+        """The pool of `arms`; with `counting`, the first arm (every term as a substring:
+        the list's own filter) reads up to `count_up_to` + 1 rows and their number is
+        kept, so the search page's count costs no second bitmap of the same rows."""
+        nonlocal counted
         selects, params = [], []
-        for condition, arm_params in arms:
+        for condition, arm_params in arms[1:] if counting else arms:
             selects.append(
                 f"(SELECT id FROM customers_customer WHERE {condition} "  # noqa: S608
                 f"AND ({scope_sql}) LIMIT %s)"
             )
             params += [*arm_params, *scope_params, POOL]
+        head, head_params = "", []
+        if counting:
+            condition, arm_params = arms[0]
+            head = (
+                f"counted AS MATERIALIZED (SELECT id FROM customers_customer "  # noqa: S608
+                f"WHERE {condition} AND ({scope_sql}) LIMIT %s), "
+            )
+            head_params = [*arm_params, *scope_params, count_up_to + 1]
+            selects.insert(0, "(SELECT id FROM counted LIMIT %s)")
+            params.insert(0, counted_pool)
         # Only Django-compiled scope SQL and fixed fragments are interpolated.
         sql = (
-            f"WITH pool AS MATERIALIZED ({' UNION '.join(selects)}) "  # noqa: S608
-            'SELECT c.id FROM "customers_customer" c JOIN pool ON pool.id = c.id '
+            f"WITH {head}pool AS MATERIALIZED ({' UNION '.join(selects)}) "  # noqa: S608
+            "SELECT c.id"
+            + (", (SELECT count(*) FROM counted)" if counting else "")
+            + ' FROM "customers_customer" c JOIN pool ON pool.id = c.id '
             "ORDER BY word_similarity(%s, c.search_text) DESC, c.id LIMIT %s"
         )
-        cursor.execute(sql, (*params, query, limit))
-        return [pk for (pk,) in cursor.fetchall()]
+        cursor.execute(sql, (*head_params, *params, query, limit))
+        rows = cursor.fetchall()
+        if counting:
+            counted = rows[0][1] if rows else 0
+        return [row[0] for row in rows]
 
     ids: list[int] = []
     plan: Plan | None = None
@@ -528,10 +586,47 @@ def _postgres_candidates(actor: Any, terms: list[str], limit: int) -> Plan:
         # No sequential scans for these statements: with LIMIT and no ORDER BY the planner
         # may hope to find POOL rows early in the heap, and for a rare term it then reads
         # the whole table; the indexes always answer.
-        cursor.execute("SET LOCAL enable_seqscan = off")
+        # The name-prefix read walks the name index in order; see _postgres_name_prefix.
+        cursor.execute(
+            "SET LOCAL enable_seqscan = off"
+            + ("; SET LOCAL enable_bitmapscan = off" if prefix is not None else "")
+        )
         if exact:
-            ids = pooled(cursor, exact)
-            plan = Plan("exact", ids) if ids else None
+            named: list[int] = []
+            if prefix is not None:
+                named, whole = _postgres_name_prefix(cursor, prefix, scope, limit)
+                if whole >= limit:
+                    # A pool of names that are the query or start with its words: no
+                    # other match can rank above them, so the full-text arms (each a
+                    # bitmap of every row holding a common word) are not read.
+                    ids = named[:limit]
+            if not ids:
+                counted_pool = POOL
+                if prefix is not None:
+                    cursor.execute("RESET enable_bitmapscan")  # the GIN arms need them
+                arms = [*exact, ("id = ANY(%s)", [named])] if named else exact
+                # The substring arm is the list's filter when no term is too short for it.
+                counting = (
+                    bool(count_up_to) and substrings is not None and len(long_terms) == len(terms)
+                )
+                if counting and substrings is not None:
+                    arms = [substrings, *(arm for arm in arms if arm is not substrings)]
+                    if word_starts is not None and all(
+                        t.isalnum() and len(t) >= SUBSTRING_ALONE_MIN for t in terms
+                    ):
+                        # Past POOL substring matches, the word-start arm would build a
+                        # second bitmap of the same rows (60 ms for "hamilton" at 1M):
+                        # a term this long is rarely inside another word, so it is
+                        # skipped (a one-time filter on the counted rows).
+                        gated = (
+                            word_starts[0] + " AND (SELECT count(*) FROM counted) <= %s",  # noqa: S608
+                            [*word_starts[1], POOL],
+                        )
+                        arms = [gated if arm is word_starts else arm for arm in arms]
+                        # ...and every counted row joins the pool in its place.
+                        counted_pool = count_up_to + 1
+                ids = pooled(cursor, arms, counting, counted_pool)
+            plan = Plan("exact", ids, counted=counted) if ids else None
         tiers = _corrected_terms(terms) if not ids and len(compact) >= TYPO_MIN_LENGTH else None
         for tier in tiers or ():
             condition = " AND ".join(
@@ -558,10 +653,49 @@ def _postgres_candidates(actor: Any, terms: list[str], limit: int) -> Plan:
                     if len(ids) + len(more) >= TYPO_ENOUGH:
                         break
                 ids = (ids + more)[:limit]
-            plan = Plan("trigram" if ids else "none", ids)
-        cursor.execute("RESET enable_seqscan")
-        cursor.execute("RESET pg_trgm.word_similarity_threshold")
+            if not ids:
+                # Each arm reads one word's rows; the pool keeps the most similar.
+                arms = [
+                    (
+                        " OR ".join("search_text LIKE %s" for _ in group),
+                        [_like(a) for a in group],
+                    )
+                    for group in _some_words(tiers)
+                ]
+                ids = pooled(cursor, arms) if arms else []
+                plan = Plan("some" if ids else "none", ids)
+            else:
+                plan = Plan("trigram", ids)
+        cursor.execute(
+            "RESET enable_seqscan; RESET enable_bitmapscan; RESET pg_trgm.word_similarity_threshold"
+        )
     return plan or Plan("none")
+
+
+def _postgres_name_prefix(
+    cursor: Any,
+    prefix: tuple[str, list[Any]],
+    scope: tuple[str, tuple[Any, ...]],
+    limit: int,
+) -> tuple[list[int], int]:
+    """Ids of the first POOL visible rows whose name starts with the query, in name
+    order, and how many of them lead with its whole words ("grace", "grace hopper", not
+    "graceland"), which sort first. ORDER BY makes it an ordered walk of the name index
+    that stops early. The planner, misled by a rough estimate of the rows in the range
+    (83 for 40,000 before ANALYZE), would rather build a bitmap of every such row and
+    sort them (370 ms for "grace"): the caller turns bitmap scans off for this read."""
+    condition, params = prefix
+    scope_sql, scope_params = scope
+    # Only Django-compiled scope SQL and fixed fragments are interpolated.
+    cursor.execute(
+        f"SELECT id, sort_name FROM customers_customer WHERE {condition} "  # noqa: S608
+        f"AND ({scope_sql}) ORDER BY sort_name, id LIMIT %s",
+        [*params, *scope_params, max(POOL, limit)],
+    )
+    rows = cursor.fetchall()
+    key = params[0]
+    whole = sum(1 for _, name in rows if name == key or name.startswith(key + " "))
+    return [pk for pk, _ in rows], whole
 
 
 def _postgres_trigram_frequencies(cursor: Any, grams: list[str]) -> dict[str, float]:
@@ -659,15 +793,16 @@ def matching(queryset: QuerySet[Customer], query: str) -> QuerySet[Customer]:
     return queryset
 
 
-def plan(*, actor: Any, query: str, limit: int | None = None) -> Plan:
+def plan(*, actor: Any, query: str, limit: int | None = None, count_up_to: int = 0) -> Plan:
     """How `query` matches the customers `actor` may see, with at most `limit` of them
-    (default CANDIDATES)."""
+    (default CANDIDATES). With `count_up_to`, PostgreSQL may count the matches while it
+    pools them (`Plan.counted`)."""
     limit = CANDIDATES if limit is None else limit
     terms = _terms(query)
     if not terms:
         return Plan("none")
     if connection.vendor == "postgresql":
-        return _postgres_candidates(actor, terms, limit)
+        return _postgres_candidates(actor, terms, limit, count_up_to)
     if connection.vendor == "sqlite":
         return _sqlite_candidates(actor, terms, limit)
     # Any other database: a plain (slow) substring scan, still within scope.
@@ -791,7 +926,11 @@ def ranked(*, actor: Any, query: str, found: Plan | None = None) -> list[Custome
         # Corrected words are within the edits their length forgives already; the
         # trigram step's rows must also be plausibly close on their own.
         best = max(v for _, v in scored)
-        floor = best - TYPO_SPREAD if found.mode == "typo" else max(best - TYPO_SPREAD, MIN_SCORE)
+        floor = (
+            best - TYPO_SPREAD
+            if found.mode in {"typo", "some"}
+            else max(best - TYPO_SPREAD, MIN_SCORE)
+        )
         scored = [(c, v) for c, v in scored if v >= floor]
     scored.sort(key=lambda cv: (-cv[1], cv[0].sort_name, cv[0].pk))
     return [c for c, _ in scored]
@@ -811,6 +950,12 @@ def customer_hit(customer: Customer) -> SearchHit:
         url=customer.get_absolute_url(),
         kind="Organization" if customer.kind == CustomerKind.ORGANIZATION else "Person",
     )
+
+
+# The search page counts its matches exactly up to this many, then says "more than
+# 500": counting a common name's matches up to the list's cap (10,000) was most of the
+# page's time at 1M customers on PostgreSQL; the list, one click away, counts further.
+SEARCH_COUNT_CAP = 500
 
 
 def search_provider(*, actor: Any, query: str, limit: int = 8) -> list[SearchHit]:

@@ -907,16 +907,19 @@ def saved_views(*, actor: Any) -> QuerySet[Any]:
 
 def search_results(*, actor: Any, query: str, limit: int = 25) -> SearchResults:
     """The search page's customers: the best `limit`, how many match in all (as the
-    customer list counts them: exact up to its cap) and the list of all of them."""
-    found = search.plan(actor=actor, query=query)
+    customer list counts them, exact up to search.SEARCH_COUNT_CAP) and the list of all
+    of them."""
+    cap = search.SEARCH_COUNT_CAP
+    found = search.plan(actor=actor, query=query, count_up_to=cap)
     hits = [
         search.customer_hit(c) for c in search.ranked(actor=actor, query=query, found=found)[:limit]
     ]
-    count = (
-        capped_count(search.matches(customer_list(actor=actor), found, query))
-        if found.ids
-        else CappedCount(0, more=False)
-    )
+    if not found.ids:
+        count = CappedCount(0, more=False)
+    elif found.counted is not None:
+        count = CappedCount(min(found.counted, cap), more=found.counted > cap)
+    else:
+        count = capped_count(search.matches(customer_list(actor=actor), found, query), cap=cap)
     return SearchResults(
         label="customers",
         label_one="customer",

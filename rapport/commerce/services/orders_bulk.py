@@ -120,7 +120,7 @@ def _row_errors(index: int, row: OrderRow, exc: ValidationError | PermissionDeni
 
 @transaction.atomic
 def orders_bulk_upsert(
-    *, actor: Any, rows: Sequence[OrderRow], batch_size: int = BATCH_SIZE
+    *, actor: Any, rows: Sequence[OrderRow], batch_size: int = BATCH_SIZE, write: bool = True
 ) -> BulkResult:
     """Create or update many orders by external_id in one transaction, with a constant
     number of queries per batch of `batch_size` rows.
@@ -145,13 +145,16 @@ def orders_bulk_upsert(
       transition rules).
     - Run it inside a background task for large files; call it per chunk (e.g. 1,000
       rows) so each chunk commits on its own.
+    - `write=False` compares only (an import's dry run, decision 0780): the same checks
+      and the same "unchanged" rule, counted as created / updated / unchanged with the
+      same errors, and nothing written or locked.
     """
     result = BulkResult()
     if not rows:
         return result
     may_create = can(actor, "create", Order)
     for chunk_start, chunk in _enumerate_chunks(rows, batch_size):
-        _bulk_upsert_batch(actor, chunk, chunk_start, may_create, result)
+        _bulk_upsert_batch(actor, chunk, chunk_start, may_create, result, write=write)
     return result
 
 
@@ -163,7 +166,13 @@ def _enumerate_chunks(
 
 
 def _bulk_upsert_batch(
-    actor: Any, rows: Sequence[OrderRow], offset: int, may_create: bool, result: BulkResult
+    actor: Any,
+    rows: Sequence[OrderRow],
+    offset: int,
+    may_create: bool,
+    result: BulkResult,
+    *,
+    write: bool = True,
 ) -> None:
     all_lines = [ln for row in rows for ln in row.lines]
     by_id, by_sku = _products_for(all_lines)
@@ -175,10 +184,8 @@ def _bulk_upsert_batch(
         .only("id", "owner_id", "team_id", "display_name")
     }
     external_ids = [row.external_id.strip() for row in rows if row.external_id]
-    existing = {
-        o.external_id: o
-        for o in Order.objects.select_for_update().filter(external_id__in=external_ids)
-    }
+    stored = Order.objects.select_for_update() if write else Order.objects.all()
+    existing = {o.external_id: o for o in stored.filter(external_id__in=external_ids)}
     existing_lines: dict[int, list[OrderLine]] = defaultdict(list)
     for line in OrderLine.objects.filter(order__in=[o.pk for o in existing.values()]):
         existing_lines[line.order_id].append(line)
@@ -236,6 +243,11 @@ def _bulk_upsert_batch(
             to_update.append((current, lines, changes, previous_status))
         except (ValidationError, PermissionDenied) as exc:
             result.errors.extend(_row_errors(index, row, exc))
+
+    if not write:  # compare only: what the writes below would be, counted
+        result.created += len(to_create)
+        result.updated += len(to_update)
+        return
 
     audit_rows = []
     events = []
