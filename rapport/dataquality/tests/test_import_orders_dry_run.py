@@ -95,7 +95,7 @@ def test_without_the_commerce_app_a_dry_run_still_checks_the_file(
     def unavailable() -> Any:
         raise orders.OrdersUnavailable("no commerce")
 
-    monkeypatch.setattr(orders, "_bulk_upsert", unavailable)
+    monkeypatch.setattr(orders, "_write_batch", unavailable)
     UserFactory(is_superuser=True)
     Customer.objects.create(display_name="Ann", external_id="C1")
     path = tmp_path / "orders.csv"
