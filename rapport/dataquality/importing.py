@@ -36,7 +36,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from rapport.core import audit, outbox
+from rapport.core import audit, bulk, outbox
 from rapport.core.api_helpers import json_dumps
 from rapport.core.models import AuditAction, AuditLogEntry, OutboxEvent
 from rapport.core.permissions import can, require
@@ -62,7 +62,6 @@ from rapport.customers.services import (
     remember_search_words,
     search_text_for,
 )
-from rapport.dataquality import bulk
 from rapport.dataquality.mapping import CUSTOMER_TYPE, ResolvedMapping
 from rapport.dataquality.models import ImportRowError, ImportRun, UpsertBy
 from rapport.dataquality.parallel import ValidationPool, default_processes

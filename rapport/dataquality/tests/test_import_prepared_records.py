@@ -17,7 +17,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.utils import timezone
 
-from rapport.core import audit, outbox
+from rapport.core import audit, bulk, outbox
 from rapport.core.models import AuditAction, AuditLogEntry, OutboxEvent
 from rapport.customers import quality
 from rapport.customers.custom_fields import definitions
@@ -28,7 +28,6 @@ from rapport.customers.models import (
     EmailAddress,
 )
 from rapport.customers.search import search_customers
-from rapport.dataquality import bulk
 from rapport.dataquality.importing import (
     ContactImporter,
     ContactRow,
