@@ -55,7 +55,17 @@ from rapport.customers.models import (
     PhoneNumber,
     Tag,
 )
-from rapport.customers.schemas import CUSTOMER_SCALAR_FIELDS
+from rapport.customers.schemas import (
+    ADDRESS_FIELDS as _ADDRESS_OUT,
+)
+from rapport.customers.schemas import (
+    CUSTOMER_SCALAR_FIELDS,
+    EMAIL_FIELDS,
+    PHONE_FIELDS,
+    contact_point_json,
+    customer_json,
+    json_datetime,
+)
 from rapport.customers.selectors import follow_merges
 from rapport.customers.services import (
     display_name_for,
@@ -493,7 +503,7 @@ class _CreatedRecords:
         row.event_id = uuid.uuid4().hex
 
     def __init__(self, *, owner_id: int | None, team_id: int | None, now: dt.datetime) -> None:
-        stamp = _json_datetime(now)
+        stamp = json_datetime(now)
         known = {
             "lifecycle_changed_at": stamp,
             "owner_id": owner_id,
@@ -1409,23 +1419,23 @@ class ContactImporter:
 
     @staticmethod
     def _payload(customer: Customer, bits: dict[str, list[Any]]) -> dict[str, Any]:
-        """What `customer_payload` gives for the saved customer (CustomerOut as JSON),
-        built from the rows in hand: validating through the schema per row would cost
-        more than the insert. tests/test_import_contacts.py holds the two equal."""
-        data: dict[str, Any] = {f: getattr(customer, f) for f in _PAYLOAD_SCALARS}
-        for name in ("lifecycle_changed_at", "created_at", "updated_at"):
-            data[name] = _json_datetime(data[name])
-        if data["birth_date"] is not None:
-            data["birth_date"] = data["birth_date"].isoformat()
-        data["tags"] = sorted(t.name for t in bits["tags"])
-        data["emails"] = [
-            {"email": e.email, "kind": e.kind, "is_primary": e.is_primary} for e in bits["emails"]
-        ]
-        data["phones"] = [
-            {"e164": p.e164, "kind": p.kind, "is_primary": p.is_primary} for p in bits["phones"]
-        ]
-        data["addresses"] = [{f: getattr(a, f) for f in _ADDRESS_OUT} for a in bits["addresses"]]
-        return data
+        """`customer_payload` of the saved customer, from the rows in hand (validating
+        through the schema per row would cost more than the insert)."""
+        return customer_json(
+            _scalars(customer),
+            tags=[t.name for t in bits["tags"]],
+            emails=[contact_point_json(e, EMAIL_FIELDS) for e in bits["emails"]],
+            phones=[contact_point_json(p, PHONE_FIELDS) for p in bits["phones"]],
+            addresses=[contact_point_json(a, _ADDRESS_OUT) for a in bits["addresses"]],
+        )
+
+
+def _scalars(customer: Customer) -> dict[str, Any]:
+    values = customer.__dict__
+    if all(name in values for name in CUSTOMER_SCALAR_FIELDS):
+        return values
+    # A scalar that is not a plain field: through the descriptors.
+    return {name: getattr(customer, name) for name in CUSTOMER_SCALAR_FIELDS}
 
 
 def _created_changes(customer: Customer) -> dict[str, Any]:
@@ -1453,32 +1463,23 @@ class _PayloadMaker:
     def _stamp(self, value: dt.datetime) -> str:
         text = self._stamps.get(value)
         if text is None:
-            text = self._stamps[value] = _json_datetime(value)
+            text = self._stamps[value] = json_datetime(value)
         return text
 
     def created(self, customer: Customer, row: ContactRow, *, has_address: bool) -> dict[str, Any]:
-        values = customer.__dict__
-        try:
-            data = {f: values[f] for f in _PAYLOAD_SCALARS}
-        except KeyError:  # a scalar that is not a plain field: the general path
-            data = {f: getattr(customer, f) for f in _PAYLOAD_SCALARS}
-        for name in ("lifecycle_changed_at", "created_at", "updated_at"):
-            data[name] = self._stamp(data[name])
-        if data["birth_date"] is not None:
-            data["birth_date"] = data["birth_date"].isoformat()
-        data["tags"] = list(row.tags)
-        data["emails"] = (
-            [{"email": row.email, "kind": _WORK, "is_primary": True}] if row.email else []
+        address = {"kind": _HOME, "is_primary": True, **(row.address or {})}
+        return customer_json(
+            _scalars(customer),
+            tags=row.tags,
+            emails=[dict(zip(EMAIL_FIELDS, (row.email, _WORK, True), strict=True))]
+            if row.email
+            else [],
+            phones=[dict(zip(PHONE_FIELDS, (row.phone, _MOBILE, True), strict=True))]
+            if row.phone
+            else [],
+            addresses=[{name: address[name] for name in _ADDRESS_OUT}] if has_address else [],
+            stamp=self._stamp,
         )
-        data["phones"] = (
-            [{"e164": row.phone, "kind": _MOBILE, "is_primary": True}] if row.phone else []
-        )
-        data["addresses"] = (
-            [{"kind": _HOME, **row.address, "is_primary": True}]  # type: ignore[dict-item]
-            if has_address
-            else []
-        )
-        return data
 
 
 _WORK = str(ContactKind.WORK.value)
@@ -1486,16 +1487,8 @@ _MOBILE = str(ContactKind.MOBILE.value)
 _HOME = str(AddressKind.HOME.value)
 
 
-def _json_datetime(value: dt.datetime) -> str:
-    # Pydantic's JSON form of an aware datetime: ISO 8601 with Z for UTC.
-    text = value.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
 # The payload's values that the writing process fills in, in the payload's order.
 _WRITER_KEYS = ("id", "lifecycle_changed_at", "owner_id", "team_id", "created_at", "updated_at")
 assert tuple(n for n in CUSTOMER_SCALAR_FIELDS if n in _WRITER_KEYS) == _WRITER_KEYS
 assert AUDITED[-1] == "owner_id"  # the audit changes' last key before "source"
 _ADDRESS_KEYS = ("line1", "line2", "city", "postcode", "region", "country")
-_ADDRESS_OUT = ("kind", "line1", "line2", "city", "postcode", "region", "country", "is_primary")
-_PAYLOAD_SCALARS = CUSTOMER_SCALAR_FIELDS
