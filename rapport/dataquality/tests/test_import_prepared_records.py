@@ -20,6 +20,13 @@ from django.utils import timezone
 from rapport.core import audit, bulk, outbox
 from rapport.core.models import AuditAction, AuditLogEntry, OutboxEvent
 from rapport.customers import quality
+from rapport.customers.bulk_upsert import (
+    ContactRow,
+    _created_changes,
+    _CreatedRecords,
+    _new_customer,
+    _PayloadMaker,
+)
 from rapport.customers.custom_fields import definitions
 from rapport.customers.models import (
     Customer,
@@ -28,15 +35,7 @@ from rapport.customers.models import (
     EmailAddress,
 )
 from rapport.customers.search import search_customers
-from rapport.dataquality.importing import (
-    ContactImporter,
-    ContactRow,
-    RowValidator,
-    _created_changes,
-    _CreatedRecords,
-    _new_customer,
-    _PayloadMaker,
-)
+from rapport.dataquality.importing import ContactImporter, RowValidator
 from rapport.dataquality.mapping import resolve, suggest
 from rapport.dataquality.services import run_import
 from rapport.identity.models import User
