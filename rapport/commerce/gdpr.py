@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rapport.commerce.models import Order, OrderLine, Shipment, ShipmentEvent
+from rapport.commerce.models import ORDER_VALUE_FIELDS, Order, OrderLine, Shipment, ShipmentEvent
 from rapport.core import registry
 from rapport.core.gdpr import ErasureContext, sweep
 
@@ -16,19 +16,7 @@ def export(*, customer_id: int) -> dict[str, Any]:
         dict(o)
         for o in Order.objects.filter(customer_id=customer_id)
         .order_by("ordered_at", "id")
-        .values(
-            "id",
-            "number",
-            "external_id",
-            "status",
-            "channel",
-            "currency",
-            "subtotal",
-            "tax",
-            "shipping",
-            "total",
-            "ordered_at",
-        )
+        .values("id", "number", "external_id", *ORDER_VALUE_FIELDS)
     ]
     lines: dict[int, list[dict[str, Any]]] = {}
     for line in (

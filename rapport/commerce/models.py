@@ -128,6 +128,19 @@ ORDER_TONES = {
     "cancelled": "danger",
 }
 
+# An order's values besides its identifiers (number, external id): what an upsert from the
+# system of record rewrites, and what a person's data export lists.
+ORDER_VALUE_FIELDS = (
+    "status",
+    "channel",
+    "currency",
+    "subtotal",
+    "tax",
+    "shipping",
+    "total",
+    "ordered_at",
+)
+
 
 class OrderLine(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", db_index=False)

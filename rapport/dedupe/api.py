@@ -18,9 +18,9 @@ from rapport.core.api_fields import Id, Int64
 from rapport.core.api_helpers import idempotent, json_response, page_schema
 from rapport.core.permissions import require
 from rapport.customers.models import Customer
-from rapport.dedupe import merge as merging
 from rapport.dedupe import selectors, services
 from rapport.dedupe.models import CustomerMerge, DuplicatePair, PairStatus
+from rapport.dedupe.services import merging
 from rapport.identity.http import UserRequest
 
 router = Router(tags=["duplicates"])

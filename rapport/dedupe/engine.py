@@ -3,7 +3,7 @@ over the person records, trained by EM on the data itself, scoring blocked candi
 pairs and clustering them into groups.
 
 The engine knows nothing about Django models beyond reading rows (`loader.py`) and is
-driven by `services.py`; everything here works on pandas frames so that the FEBRL and
+driven by `services/detection.py`; everything here works on pandas frames so that the FEBRL and
 scale benchmarks exercise exactly the code production runs. See docs/data-quality.md.
 """
 

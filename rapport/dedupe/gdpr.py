@@ -24,7 +24,7 @@ def export(*, customer_id: int) -> dict[str, Any]:
 
 def erase(*, ctx: ErasureContext) -> int:
     from rapport.customers import services as customer_services
-    from rapport.dedupe.merge import scrub_for_erasure
+    from rapport.dedupe.services import scrub_for_erasure
 
     changed = scrub_for_erasure(customer_id=ctx.customer_id)
     involving = Q(customer_a_id=ctx.customer_id) | Q(customer_b_id=ctx.customer_id)

@@ -9,7 +9,7 @@ from django_tasks import task
 
 from rapport.core.jobs import Progress, job_create, run_job
 from rapport.core.models import Job
-from rapport.dedupe import engine, merge, services
+from rapport.dedupe import engine, services
 from rapport.dedupe.models import RunStatus
 
 
@@ -26,7 +26,7 @@ def _body(mode: str, threshold: float) -> Any:
             run, _det = services.run_full(threshold=threshold, progress=report, job=job)
         if run.status == RunStatus.UNTRAINED:
             return {"run": run.pk, "records": run.records, "trained": False, "reason": run.error}
-        merged = merge.auto_merge()
+        merged = services.auto_merge()
         return {
             "auto_merged": merged,
             "run": run.pk,

@@ -21,7 +21,6 @@ from rapport.core.permissions import can
 from rapport.core.redirects import safe_next
 from rapport.customers.models import Customer, CustomFieldDefinition
 from rapport.customers.selectors import capped_count
-from rapport.dedupe import merge as merging
 from rapport.dedupe import selectors, services
 from rapport.dedupe.models import (
     CustomerMerge,
@@ -30,6 +29,7 @@ from rapport.dedupe.models import (
     PairStatus,
     SurvivorshipRule,
 )
+from rapport.dedupe.services import merging
 
 SIDES = {"a", "b"}
 

@@ -28,7 +28,7 @@ from rapport.customers.tests.api_support import ApiClient
 from rapport.customers.tests.factories import organization, person
 from rapport.dataquality import exporting
 from rapport.dataquality import services as import_services
-from rapport.dedupe.merge import customer_merge
+from rapport.dedupe.services import customer_merge
 from rapport.identity.tests.factories import UserFactory, api_key_for
 from rapport.integrations import services as webhook_services
 from rapport.integrations.models import WebhookDelivery

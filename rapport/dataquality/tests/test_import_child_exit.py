@@ -18,25 +18,11 @@ from pathlib import Path
 import pytest
 
 from .conftest import HEADER
-from .test_worker_restart import _python
+from .rapport_subprocess import migrated_env, queue_contact_import
 
 ROWS = 30_000
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
-
-
-def _database_url(tmp_path: Path) -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        return f"sqlite:///{tmp_path / 'children.sqlite3'}"
-    import psycopg
-
-    base, _, name = url.rpartition("/")
-    name = f"{name}_children"
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return f"{base}/{name}"
 
 
 def _stat(pid: int) -> tuple[str, int] | None:
@@ -69,21 +55,12 @@ def _command(pid: int) -> str:
 
 @pytest.mark.parametrize("runner", ["cli", "worker"])
 def test_killed_import_leaves_no_child_process(tmp_path: Path, runner: str) -> None:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "rapport.config.settings",
-        "DATABASE_URL": _database_url(tmp_path),
-        "RAPPORT_VAR_DIR": str(tmp_path / "var"),
-        "TASK_BACKEND": "database",
-        "IMPORT_BATCH_SIZE": "200",
-        "IMPORT_PARALLEL_AFTER_ROWS": "500",
-        "IMPORT_VALIDATION_PROCESSES": "1",
-    }
-    subprocess.run(
-        [sys.executable, "-m", "rapport.config.cli", "migrate", "-v", "0"],
-        env=env,
-        check=True,
-        timeout=300,
+    env = migrated_env(
+        tmp_path,
+        "children",
+        IMPORT_BATCH_SIZE="200",
+        IMPORT_PARALLEL_AFTER_ROWS="500",
+        IMPORT_VALIDATION_PROCESSES="1",
     )
     source = tmp_path / "contacts.csv"
     lines = [",".join(HEADER)]
@@ -93,19 +70,7 @@ def test_killed_import_leaves_no_child_process(tmp_path: Path, runner: str) -> N
     if runner == "cli":
         command = ["import", "contacts", str(source), "--json"]
     else:
-        _python(
-            env,
-            f"""
-from django.core.files.uploadedfile import SimpleUploadedFile
-from rapport.identity.models import User
-from rapport.dataquality import services
-user = User.objects.create_superuser(email="admin@example.com", password="x" * 20)
-upload = SimpleUploadedFile("contacts.csv", open({str(source)!r}, "rb").read())
-run = services.import_upload(actor=user, object_type="contacts", upload=upload)
-job = services.import_start(actor=user, run=run, dry_run=False)
-print(json.dumps(str(job.pk)))
-""",
-        )
+        queue_contact_import(env, source)
         command = ["worker", "--interval", "0.2"]
     log = (tmp_path / "import.log").open("wb")
     parent = subprocess.Popen(

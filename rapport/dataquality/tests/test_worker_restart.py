@@ -8,7 +8,6 @@ because the worker is a separate process and must see the same data.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -18,37 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from .conftest import HEADER
+from .rapport_subprocess import migrated_env, queue_contact_import, run_python
 
 ROWS = 12000
 BAD_EVERY = 97  # rows 97, 194, … carry a bad e-mail
-
-
-def _database_url(tmp_path: Path) -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        return f"sqlite:///{tmp_path / 'worker.sqlite3'}"
-    import psycopg
-
-    base, _, name = url.rpartition("/")
-    name = f"{name}_worker"
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return f"{base}/{name}"
-
-
-def _python(env: dict[str, str], code: str) -> Any:
-    """Run `code` with Rapport set up in a fresh process; it prints one JSON value."""
-    prelude = "import django, json; django.setup()\n"
-    out = subprocess.run(
-        [sys.executable, "-c", prelude + code],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _state(url: str) -> dict[str, Any]:
@@ -84,21 +56,7 @@ def _worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 
 
 def test_killed_worker_import_finishes_without_loss_or_doubles(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "rapport.config.settings",
-        "DATABASE_URL": _database_url(tmp_path),
-        "RAPPORT_VAR_DIR": str(tmp_path / "var"),
-        "TASK_BACKEND": "database",
-        "IMPORT_BATCH_SIZE": "100",
-        "WORKER_DEAD_AFTER_SECONDS": "3",
-    }
-    subprocess.run(
-        [sys.executable, "-m", "rapport.config.cli", "migrate", "-v", "0"],
-        env=env,
-        check=True,
-        timeout=300,
-    )
+    env = migrated_env(tmp_path, "worker", IMPORT_BATCH_SIZE="100", WORKER_DEAD_AFTER_SECONDS="3")
     source = tmp_path / "contacts.csv"
     lines = [",".join(HEADER)]
     for i in range(1, ROWS + 1):
@@ -109,19 +67,7 @@ def test_killed_worker_import_finishes_without_loss_or_doubles(tmp_path: Path) -
         )
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
-    _python(
-        env,
-        f"""
-from django.core.files.uploadedfile import SimpleUploadedFile
-from rapport.identity.models import User
-from rapport.dataquality import services
-user = User.objects.create_superuser(email="admin@example.com", password="x" * 20)
-upload = SimpleUploadedFile("contacts.csv", open({str(source)!r}, "rb").read())
-run = services.import_upload(actor=user, object_type="contacts", upload=upload)
-job = services.import_start(actor=user, run=run, dry_run=False)
-print(json.dumps(str(job.pk)))
-""",
-    )
+    queue_contact_import(env, source)
 
     log = tmp_path / "worker.log"
     first = _worker(env, log)
@@ -154,7 +100,7 @@ print(json.dumps(str(job.pk)))
 
     bad = ROWS // BAD_EVERY
     assert (state["created"], state["updated"], state["failed"]) == (ROWS - bad, 0, bad)
-    counts = _python(
+    counts = run_python(
         env,
         """
 from django.db.models import Count

@@ -9,7 +9,6 @@ from django.urls import reverse
 from rapport.core.permissions import Scope
 from rapport.customers.models import Customer, Interaction
 from rapport.customers.tests.factories import person
-from rapport.dedupe import merge as merging
 from rapport.dedupe.models import (
     CustomerMerge,
     DedupeSettings,
@@ -19,6 +18,7 @@ from rapport.dedupe.models import (
     RunMode,
     RunStatus,
 )
+from rapport.dedupe.services import merging
 from rapport.identity.tests.factories import UserFactory, user_with
 
 pytestmark = pytest.mark.django_db

@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from rapport.commerce import services
 from rapport.commerce.models import Order, OrderLine
@@ -143,7 +144,7 @@ def test_rows_link_catalogue_products_by_sku() -> None:
 def test_validate_order_row_gives_dry_run_errors_without_writing() -> None:
     row = _rows([CustomerFactory()], 1)[0]
     row.lines[0].quantity = 0
-    with pytest.raises(services.ValidationError) as err:
+    with pytest.raises(ValidationError) as err:
         services.validate_order_row(row)
     assert "lines.0.quantity" in err.value.message_dict
     assert not Order.objects.exists()

@@ -33,8 +33,8 @@ from rapport.customers.models import (
 from rapport.customers.services import AddressInput, CustomerInput
 from rapport.customers.tests.factories import organization, person
 from rapport.dedupe import system_checks
-from rapport.dedupe.merge import customer_merge, customer_unmerge, plan_merge
 from rapport.dedupe.models import CustomerMerge, DuplicatePair, MergeStatus, PairStatus
+from rapport.dedupe.services import customer_merge, customer_unmerge, plan_merge
 from rapport.identity.tests.factories import UserFactory, user_with
 
 pytestmark = pytest.mark.django_db

@@ -1,0 +1,68 @@
+"""Writes of the dedupe app, one module per business area: `detection` runs duplicate
+detection and records review decisions on pairs; `merging` merges two customers and undoes
+a merge (this app owns merge and unmerge; each app's rows follow through the merge rules
+it registers). Callers import from here."""
+
+from rapport.dedupe.services.detection import (
+    INSERT_BATCH,
+    ProgressCallback,
+    changed_since,
+    detection_start,
+    external_ids,
+    last_attempt,
+    latest_run,
+    pair_decide,
+    recluster,
+    record_identities,
+    run_full,
+    run_incremental,
+    validate_threshold,
+)
+from rapport.dedupe.services.merging import (
+    CUSTOM_PREFIX,
+    ID_CHUNK,
+    MERGED_FIELDS,
+    SIDES,
+    FieldPlan,
+    MergePlan,
+    auto_merge,
+    completeness,
+    customer_merge,
+    customer_unmerge,
+    dedupe_settings_update,
+    merge_payload,
+    plan_merge,
+    related_counts,
+    scrub_for_erasure,
+)
+
+__all__ = [
+    "CUSTOM_PREFIX",
+    "ID_CHUNK",
+    "INSERT_BATCH",
+    "MERGED_FIELDS",
+    "SIDES",
+    "FieldPlan",
+    "MergePlan",
+    "ProgressCallback",
+    "auto_merge",
+    "changed_since",
+    "completeness",
+    "customer_merge",
+    "customer_unmerge",
+    "dedupe_settings_update",
+    "detection_start",
+    "external_ids",
+    "last_attempt",
+    "latest_run",
+    "merge_payload",
+    "pair_decide",
+    "plan_merge",
+    "recluster",
+    "record_identities",
+    "related_counts",
+    "run_full",
+    "run_incremental",
+    "scrub_for_erasure",
+    "validate_threshold",
+]
