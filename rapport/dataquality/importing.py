@@ -35,19 +35,19 @@ from django.db.models import F
 
 from rapport.core.permissions import require
 from rapport.customers import normalize
-from rapport.customers.bulk_upsert import (
+from rapport.customers.custom_fields import definitions, validate_custom_fields
+from rapport.customers.models import (
+    Customer,
+    CustomerKind,
+    CustomFieldDefinition,
+)
+from rapport.customers.services import (
     ContactRow,
     RowError,
     UpsertPlan,
     customers_bulk_upsert,
     person_template,
     prepare_created,
-)
-from rapport.customers.custom_fields import definitions, validate_custom_fields
-from rapport.customers.models import (
-    Customer,
-    CustomerKind,
-    CustomFieldDefinition,
 )
 from rapport.dataquality.mapping import CUSTOMER_TYPE, ResolvedMapping
 from rapport.dataquality.models import ImportRowError, ImportRun, UpsertBy

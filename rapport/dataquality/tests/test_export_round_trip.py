@@ -12,9 +12,9 @@ from rapport.core.models import AuditLogEntry, OutboxEvent
 from rapport.core.permissions import Scope
 from rapport.customers import demo as customers_demo
 from rapport.customers import services
-from rapport.customers.bulk_upsert import _ADDRESS_KEYS
 from rapport.customers.models import Address, Affiliation, Customer, CustomFieldDefinition
 from rapport.customers.services import CustomerInput, EmailInput
+from rapport.customers.services.upsert import _ADDRESS_KEYS
 from rapport.dataquality import sources
 from rapport.dataquality.exporting import CONTACT_COLUMNS, export_contacts
 from rapport.dataquality.mapping import suggest

@@ -20,13 +20,6 @@ from django.utils import timezone
 from rapport.core import audit, bulk, outbox
 from rapport.core.models import AuditAction, AuditLogEntry, OutboxEvent
 from rapport.customers import quality
-from rapport.customers.bulk_upsert import (
-    ContactRow,
-    _created_changes,
-    _CreatedRecords,
-    _new_customer,
-    _PayloadMaker,
-)
 from rapport.customers.custom_fields import definitions
 from rapport.customers.models import (
     Customer,
@@ -35,6 +28,13 @@ from rapport.customers.models import (
     EmailAddress,
 )
 from rapport.customers.search import search_customers
+from rapport.customers.services.upsert import (
+    ContactRow,
+    _created_changes,
+    _CreatedRecords,
+    _new_customer,
+    _PayloadMaker,
+)
 from rapport.dataquality.importing import ContactImporter, RowValidator
 from rapport.dataquality.mapping import resolve, suggest
 from rapport.dataquality.services import run_import

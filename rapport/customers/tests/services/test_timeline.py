@@ -11,8 +11,8 @@ from rapport.core import outbox
 from rapport.core.models import OutboxEvent
 from rapport.customers.models import Channel, Interaction, InteractionKind
 from rapport.customers.schemas import interaction_payload
+from rapport.customers.services.timeline import TimelineEntry, timeline_append_many
 from rapport.customers.tests.factories import person
-from rapport.customers.timeline_write import TimelineEntry, timeline_append_many
 
 pytestmark = pytest.mark.django_db
 
@@ -70,6 +70,7 @@ def test_one_bad_entry_writes_nothing(admin):
     assert (Interaction.objects.count(), OutboxEvent.objects.count()) == before
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_failure_after_the_insert_rolls_the_entries_back(admin, monkeypatch):
     ada = person(admin)
     before = Interaction.objects.count()

@@ -6,15 +6,14 @@ import pytest
 
 from rapport.core import bulk
 from rapport.core.models import AuditLogEntry, OutboxEvent
-from rapport.customers.bulk_upsert import (
+from rapport.customers.models import Customer, EmailAddress, Interaction, PhoneNumber
+from rapport.customers.schemas import customer_payload
+from rapport.customers.services.inputs import EmailInput, _one_primary, one_primary
+from rapport.customers.services.upsert import (
     MATCH_EMAIL,
     ContactRow,
     customers_bulk_upsert,
-    one_primary,
 )
-from rapport.customers.models import Customer, EmailAddress, Interaction, PhoneNumber
-from rapport.customers.schemas import customer_payload
-from rapport.customers.services import EmailInput, _one_primary
 from rapport.customers.tests.factories import person
 
 pytestmark = pytest.mark.django_db

@@ -38,13 +38,15 @@ class TimelineEntry:
     data: dict[str, Any] | None = None
 
 
-@transaction.atomic
 def timeline_append_many(*, actor: Any, entries: Sequence[TimelineEntry]) -> list[Interaction]:
     """Append the entries (in order) and emit one `interaction.created` per entry, as
     `interaction_record` does for one. All or nothing: an entry with an unknown kind or
-    channel or an empty summary raises ValidationError (keyed `entries.<i>.<field>`) and
-    nothing is written. The caller checks access to the customers, as for
-    `interaction_record` called by another app's service."""
+    channel or an empty summary raises ValidationError (keyed `entries.<i>.<field>`)
+    before anything is written. The caller checks access to the customers, as for
+    `interaction_record` called by another app's service.
+
+    Inside the caller's transaction it adds no savepoint (bulk callers count their
+    queries): a database error fails the caller's transaction, which is all or nothing."""
     now = timezone.now()
     author = acting_user(actor)
     errors: dict[str, list[str]] = {}
@@ -76,14 +78,15 @@ def timeline_append_many(*, actor: Any, entries: Sequence[TimelineEntry]) -> lis
         raise ValidationError(errors)
     if not rows:
         return []
-    saved = Interaction.objects.bulk_create(rows, batch_size=BATCH_SIZE)
-    outbox.emit_many(
-        outbox.build(
-            "interaction.created",
-            interaction_payload(interaction),
-            # The event's aggregate is the customer; its id is all the event needs.
-            aggregate=Customer(pk=interaction.customer_id),
+    with transaction.atomic(savepoint=False):
+        saved = Interaction.objects.bulk_create(rows, batch_size=BATCH_SIZE)
+        outbox.emit_many(
+            outbox.build(
+                "interaction.created",
+                interaction_payload(interaction),
+                # The event's aggregate is the customer; its id is all the event needs.
+                aggregate=Customer(pk=interaction.customer_id),
+            )
+            for interaction in saved
         )
-        for interaction in saved
-    )
     return saved

@@ -17,7 +17,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, field, fields
 from types import SimpleNamespace
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -51,13 +51,13 @@ from rapport.customers.schemas import (
     json_datetime,
 )
 from rapport.customers.selectors import follow_merges
-from rapport.customers.services import (
+from rapport.customers.services.derived import (
     display_name_for,
     remember_search_words,
     search_text_for,
 )
+from rapport.customers.services.inputs import CUSTOMER_TYPE, one_primary
 
-CUSTOMER_TYPE = "customers.customer"
 # How a row finds the stored customer it updates (dataquality's UpsertBy has the same
 # values).
 MATCH_EXTERNAL_ID = "external_id"
@@ -141,24 +141,6 @@ def _contact_row(values: tuple[Any, ...]) -> ContactRow:
 
 
 _CONTACT_ROW_FIELDS = tuple(f.name for f in fields(ContactRow))
-
-
-T = TypeVar("T")
-
-
-def one_primary(items: list[T], primary: T | None = None) -> list[T]:
-    """The one-primary rule of e-mails, phones and addresses: exactly one entry is primary
-    when there are any, `primary` if given, else the first flagged, else the first.
-    Returns the entries whose flag changed (what a bulk writer saves)."""
-    if primary is None:
-        primary = next((i for i in items if i.is_primary), items[0] if items else None)  # type: ignore[attr-defined]
-    changed = []
-    for item in items:
-        flag = item is primary
-        if item.is_primary != flag:  # type: ignore[attr-defined]
-            item.is_primary = flag  # type: ignore[attr-defined]
-            changed.append(item)
-    return changed
 
 
 def prepare_created(row: ContactRow, template: Customer | None = None) -> None:
