@@ -1,19 +1,23 @@
 """Commerce endpoints: products, orders (with lines) and shipments (with tracking).
 
-Thin: parse, call one selector or service, shape the answer. Lists use keyset cursors;
-detail answers carry an `ETag` ("<id>-<version>") and updates honour `If-Match`, so a
-stale write is refused with 412 instead of silently overwriting.
+Thin: each object type is one `CrudResource` declaration (list with keyset cursors,
+create with Idempotency-Key, get with `ETag`, update and delete with `If-Match`; see
+`rapport.core.api_crud`), plus the business actions that are not CRUD: an order's upsert
+by external id, and the status endpoints of orders and shipments (they keep history).
+Request bodies are derived from the services' input dataclasses: a field is declared
+once, in the service.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import Query, Router, Schema, Status
+from ninja import Router, Schema, Status
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
@@ -26,17 +30,17 @@ from rapport.commerce.schemas import (
     ShipmentDetailOut,
     ShipmentOut,
 )
+from rapport.core.api_crud import (
+    CrudResource,
+    add_crud_routes,
+    input_from,
+    schema_from_dataclass,
+)
 from rapport.core.api_fields import Id, Int32, Money
 from rapport.core.api_helpers import if_match_version, set_etag
-from rapport.core.permissions import require
 from rapport.customers import selectors as customer_selectors
 
 router = Router(tags=["commerce"])
-
-PAGE_MAX = settings.API_PAGE_SIZE_MAX
-
-
-# --- Schemas: only writable fields ----------------------------------------------------------
 
 
 def _currency(value: str) -> str:
@@ -51,79 +55,81 @@ def _currency(value: str) -> str:
 Currency = Annotated[str, AfterValidator(_currency)]
 
 
-class PageOut(Schema):
-    next_cursor: str | None
+# --- Products -----------------------------------------------------------------------------
 
 
-class ProductPage(PageOut):
-    items: list[ProductOut]
+@dataclasses.dataclass
+class ProductFilters:
+    """The catalogue's list filters (`selectors.product_list`'s keyword arguments)."""
 
-
-class OrderPage(PageOut):
-    items: list[OrderOut]
-
-
-class ShipmentPage(PageOut):
-    items: list[ShipmentOut]
-
-
-class ProductIn(Schema):
-    sku: str
-    name: str
-    description: str = ""
-    category: str = ""
-    price: Money
-    currency: Currency | None = None
-    active: bool = True
-
-
-class ProductPatch(Schema):
-    sku: str | None = None
-    name: str | None = None
-    description: str | None = None
+    q: str | None = None
     category: str | None = None
-    price: Money | None = None
-    currency: Currency | None = None
     active: bool | None = None
 
 
-class LineIn(Schema):
-    product_id: Id | None = None
-    sku: str = ""
-    name: str = ""
-    quantity: Int32 = 1
-    unit_price: Money | None = None
+PRODUCT_TYPES: dict[str, Any] = {"price": Money, "currency": Currency}
+ProductIn = schema_from_dataclass(
+    services.ProductInput,
+    name="ProductIn",
+    types=PRODUCT_TYPES,
+    required=("sku", "name", "price"),
+    defaults={"description": "", "category": "", "active": True},
+)
+ProductPatch = schema_from_dataclass(
+    services.ProductInput, name="ProductPatch", partial=True, types=PRODUCT_TYPES
+)
 
 
-class OrderIn(Schema):
-    customer_id: Id
-    lines: list[LineIn] = Field(default_factory=list)
-    currency: Currency | None = None
-    status: str | None = None
-    channel: str | None = None
-    ordered_at: dt.datetime | None = None
-    number: str | None = None
-    external_id: str | None = None
-    tax: Money | None = None
-    shipping: Money | None = None
-    total: Money | None = None
-    owner_id: Id | None = None
-    team_id: Id | None = None
+def _products(*, actor: Any, filters: ProductFilters) -> QuerySet[Product]:
+    return selectors.product_list(actor=actor, **dataclasses.asdict(filters))
 
 
-class OrderPatch(Schema):
-    lines: list[LineIn] | None = None
-    currency: Currency | None = None
-    status: str | None = None
-    channel: str | None = None
-    ordered_at: dt.datetime | None = None
-    number: str | None = None
-    external_id: str | None = None
-    tax: Money | None = None
-    shipping: Money | None = None
-    total: Money | None = None
-    owner_id: Id | None = None
-    team_id: Id | None = None
+add_crud_routes(
+    router,
+    CrudResource(
+        name="products",
+        model=Product,
+        schema_out=ProductOut,
+        schema_in=ProductIn,
+        schema_patch=ProductPatch,
+        filters=schema_from_dataclass(ProductFilters, name="ProductFilterParams"),
+        select_list=_products,
+        select_get=selectors.product_detail,
+        sorts=selectors.PRODUCT_SORTS,
+        default_sort="name",
+        create=services.product_create,
+        update=services.product_update,
+        delete=services.product_delete,
+    ),
+)
+
+
+# --- Orders -------------------------------------------------------------------------------
+
+LineIn = schema_from_dataclass(
+    services.LineInput, name="LineIn", types={"quantity": Int32, "unit_price": Money}
+)
+ORDER_TYPES: dict[str, Any] = {
+    "lines": list[LineIn],  # type: ignore[valid-type]
+    "currency": Currency,
+    "tax": Money,
+    "shipping": Money,
+    "total": Money,
+}
+OrderIn = schema_from_dataclass(
+    services.OrderInput,
+    name="OrderIn",
+    types=ORDER_TYPES,
+    defaults={"lines": Field(default_factory=list)},
+    leading={"customer_id": (Id, ...)},
+)
+if TYPE_CHECKING:  # mypy cannot see a derived class's fields; Ninja reads the real one
+    OrderBody = Any
+else:
+    OrderBody = OrderIn
+OrderPatch = schema_from_dataclass(
+    services.OrderInput, name="OrderPatch", partial=True, types=ORDER_TYPES
+)
 
 
 class OrderStatusIn(Schema):
@@ -139,171 +145,52 @@ class OrderDetailOut(OrderOut):
         return list(obj.shipments.all())
 
 
-class ShipmentIn(Schema):
-    order_id: Id
-    carrier: str
-    tracking_number: str = ""
-    tracking_url: str = ""
-    status: str | None = None
-    shipped_at: dt.datetime | None = None
-    expected_delivery: dt.date | None = None
-    location: str = ""
-    owner_id: Id | None = None
-    team_id: Id | None = None
-
-
-class ShipmentPatch(Schema):
-    carrier: str | None = None
-    tracking_number: str | None = None
-    tracking_url: str | None = None
-    expected_delivery: dt.date | None = None
-    owner_id: Id | None = None
-    team_id: Id | None = None
-
-
-class ShipmentStatusIn(Schema):
-    status: str
-    occurred_at: dt.datetime | None = None
-    location: str = ""
-    description: str = ""
-    expected_delivery: dt.date | None = None
-
-
-def _lines(items: list[LineIn] | None) -> list[services.LineInput] | None:
-    if items is None:
-        return None
-    return [services.LineInput(**item.model_dump()) for item in items]
-
-
-def _order_input(payload: OrderIn | OrderPatch) -> services.OrderInput:
-    data = payload.model_dump(exclude={"lines", "customer_id"})
-    return services.OrderInput(**data, lines=_lines(payload.lines))
-
-
-def _customer(actor: Any, customer_id: Id) -> Any:
+def _customer(actor: Any, customer_id: int) -> Any:
     customer = customer_selectors.customer_list(actor=actor).filter(pk=customer_id).first()
     if customer is None:
         raise ValidationError({"customer_id": f"No customer #{customer_id} that you may see."})
     return customer
 
 
-def _require_view(request: HttpRequest, model: type[Any]) -> None:
-    """A list the key's scopes or the role do not cover is a 403, not an empty page."""
-    actor: Any = request.user
-    require(actor, "view", model)
+def _orders(*, actor: Any, filters: selectors.OrderFilters) -> QuerySet[Order]:
+    # The lines in one more query per page, not one per order.
+    return selectors.order_list(actor=actor, filters=filters).prefetch_related("lines")
 
 
-# --- Products -----------------------------------------------------------------------------
-
-
-@router.get("/products", response=ProductPage, summary="List products")
-def list_products(
-    request: HttpRequest,
-    cursor: str | None = None,
-    limit: int = Query(50, ge=1, le=PAGE_MAX),
-    q: str | None = None,
-    category: str | None = None,
-    active: bool | None = None,
-    sort: str | None = Query(None, description="name, sku, price or id; '-' for descending"),
-) -> Any:
-    _require_view(request, Product)
-    page = selectors.product_page(
-        actor=request.user,
-        q=q,
-        category=category,
-        active=active,
-        sort=sort,
-        cursor=cursor,
-        limit=limit,
-    )
-    return {"items": page.items, "next_cursor": page.next_cursor}
-
-
-@router.post("/products", response={201: ProductOut}, summary="Create a product")
-def create_product(request: HttpRequest, payload: ProductIn) -> Any:
-    product = services.product_create(
-        actor=request.user, data=services.ProductInput(**payload.model_dump())
-    )
-    return Status(201, product)
-
-
-@router.get("/products/{product_id}", response=ProductOut, summary="Get a product")
-def get_product(request: HttpRequest, product_id: Id, response: HttpResponse) -> Any:
-    product = selectors.product_detail(actor=request.user, pk=product_id)
-    set_etag(response, product)
-    return product
-
-
-@router.patch("/products/{product_id}", response=ProductOut, summary="Update a product")
-def update_product(
-    request: HttpRequest, product_id: Id, payload: ProductPatch, response: HttpResponse
-) -> Any:
-    product = selectors.product_detail(actor=request.user, pk=product_id)
-    product = services.product_update(
-        actor=request.user,
-        product=product,
-        data=services.ProductInput(**payload.model_dump(exclude_unset=True)),
-        expected_version=if_match_version(request, product),
-    )
-    set_etag(response, product)
-    return product
-
-
-@router.delete("/products/{product_id}", response={204: None}, summary="Delete a product")
-def delete_product(request: HttpRequest, product_id: Id) -> Any:
-    product = selectors.product_detail(actor=request.user, pk=product_id)
-    services.product_delete(
-        actor=request.user,
-        product=product,
-        expected_version=if_match_version(request, product),
-    )
-    return Status(204, None)
-
-
-# --- Orders -------------------------------------------------------------------------------
-
-
-@router.get("/orders", response=OrderPage, summary="List orders")
-def list_orders(
-    request: HttpRequest,
-    cursor: str | None = None,
-    limit: int = Query(50, ge=1, le=PAGE_MAX),
-    status: str | None = None,
-    channel: str | None = None,
-    customer_id: Id | None = None,
-    currency: str | None = None,
-    external_id: str | None = None,
-    ordered_from: dt.date | None = None,
-    ordered_to: dt.date | None = None,
-    sort: str | None = Query(None, description="ordered_at, total or id; '-' for descending"),
-) -> Any:
-    _require_view(request, Order)
-    filters = selectors.OrderFilters(
-        status=status,
-        channel=channel,
-        customer_id=customer_id,
-        currency=currency,
-        external_id=external_id,
-        ordered_from=ordered_from,
-        ordered_to=ordered_to,
-    )
-    page = selectors.order_page(
-        actor=request.user,
-        filters=filters,
-        sort=sort,
-        cursor=cursor,
-        limit=limit,
-        with_lines=True,
-    )
-    return {"items": page.items, "next_cursor": page.next_cursor}
-
-
-@router.post("/orders", response={201: OrderOut}, summary="Create an order with its lines")
-def create_order(request: HttpRequest, payload: OrderIn, response: HttpResponse) -> Any:
-    customer = _customer(request.user, payload.customer_id)
-    order = services.order_create(actor=request.user, customer=customer, data=_order_input(payload))
-    set_etag(response, order)
-    return Status(201, order)
+add_crud_routes(
+    router,
+    CrudResource(
+        name="orders",
+        model=Order,
+        schema_out=OrderOut,
+        schema_detail=OrderDetailOut,
+        schema_in=OrderIn,
+        schema_patch=OrderPatch,
+        filters=schema_from_dataclass(
+            selectors.OrderFilters,
+            name="OrderFilterParams",
+            fields=(
+                "status",
+                "channel",
+                "customer_id",
+                "currency",
+                "external_id",
+                "ordered_from",
+                "ordered_to",
+            ),
+        ),
+        select_list=_orders,
+        select_get=selectors.order_detail,
+        select_for_update=selectors.order_for_update,
+        sorts=selectors.ORDER_SORTS,
+        default_sort="-ordered_at",
+        create=services.order_create,
+        create_args=lambda actor, payload: {"customer": _customer(actor, payload.customer_id)},
+        update=services.order_update,
+        delete=services.order_delete,
+        summaries={"create": "Create an order with its lines"},
+    ),
+)
 
 
 @router.put(
@@ -312,39 +199,16 @@ def create_order(request: HttpRequest, payload: OrderIn, response: HttpResponse)
     summary="Create or update an order by its external id (idempotent)",
 )
 def upsert_order(
-    request: HttpRequest, external_id: str, payload: OrderIn, response: HttpResponse
+    request: HttpRequest, external_id: str, payload: OrderBody, response: HttpResponse
 ) -> Any:
     customer = _customer(request.user, payload.customer_id)
-    data = _order_input(payload)
+    data = input_from(payload)
     data.external_id = external_id
     order, created = services.order_upsert_by_external_id(
         actor=request.user, customer=customer, data=data
     )
     set_etag(response, order)
     return Status(201 if created else 200, order)
-
-
-@router.get("/orders/{order_id}", response=OrderDetailOut, summary="Get an order")
-def get_order(request: HttpRequest, order_id: Id, response: HttpResponse) -> Any:
-    order = selectors.order_detail(actor=request.user, pk=order_id)
-    set_etag(response, order)
-    return order
-
-
-@router.patch("/orders/{order_id}", response=OrderOut, summary="Update an order")
-def update_order(
-    request: HttpRequest, order_id: Id, payload: OrderPatch, response: HttpResponse
-) -> Any:
-    order = selectors.order_for_update(actor=request.user, pk=order_id)
-    patch = OrderPatch(**payload.model_dump(exclude_unset=True))
-    order = services.order_update(
-        actor=request.user,
-        order=order,
-        data=_order_input(patch),
-        expected_version=if_match_version(request, order),
-    )
-    set_etag(response, order)
-    return order
 
 
 @router.post("/orders/{order_id}/status", response=OrderOut, summary="Change an order's status")
@@ -363,80 +227,71 @@ def change_order_status(
     return order
 
 
-@router.delete("/orders/{order_id}", response={204: None}, summary="Delete an order")
-def delete_order(request: HttpRequest, order_id: Id) -> Any:
-    order = selectors.order_for_update(actor=request.user, pk=order_id)
-    services.order_delete(
-        actor=request.user, order=order, expected_version=if_match_version(request, order)
-    )
-    return Status(204, None)
-
-
 # --- Shipments ----------------------------------------------------------------------------
 
-
-@router.get("/shipments", response=ShipmentPage, summary="List shipments")
-def list_shipments(
-    request: HttpRequest,
-    cursor: str | None = None,
-    limit: int = Query(50, ge=1, le=PAGE_MAX),
-    in_transit: bool = Query(False, description="Only open shipments (goods in transit)"),
-    status: str | None = None,
-    carrier: str | None = None,
-    customer_id: Id | None = None,
-    order_id: Id | None = None,
-    sort: str | None = Query(
-        None, description="expected_delivery, shipped_at or id; '-' for descending"
-    ),
-) -> Any:
-    _require_view(request, Shipment)
-    filters = selectors.ShipmentFilters(
-        status=status,
-        carrier=carrier,
-        customer_id=customer_id,
-        order_id=order_id,
-        in_transit=in_transit,
-    )
-    page = selectors.shipment_page(
-        actor=request.user, filters=filters, sort=sort, cursor=cursor, limit=limit
-    )
-    return {"items": page.items, "next_cursor": page.next_cursor}
+ShipmentIn = schema_from_dataclass(
+    services.ShipmentInput,
+    name="ShipmentIn",
+    required=("carrier",),
+    defaults={"tracking_number": "", "tracking_url": ""},
+    leading={"order_id": (Id, ...)},
+)
+# Status, shipping date and location change through the status endpoint (it keeps the
+# tracking history), so a PATCH does not offer them.
+ShipmentPatch = schema_from_dataclass(
+    services.ShipmentInput,
+    name="ShipmentPatch",
+    partial=True,
+    exclude=("status", "shipped_at", "location"),
+)
 
 
-@router.post("/shipments", response={201: ShipmentOut}, summary="Create a shipment")
-def create_shipment(request: HttpRequest, payload: ShipmentIn, response: HttpResponse) -> Any:
+class ShipmentStatusIn(Schema):
+    status: str
+    occurred_at: dt.datetime | None = None
+    location: str = ""
+    description: str = ""
+    expected_delivery: dt.date | None = None
+
+
+def _shipment_order(actor: Any, payload: Any) -> dict[str, Any]:
     try:
-        order = selectors.order_for_update(actor=request.user, pk=payload.order_id)
+        return {"order": selectors.order_for_update(actor=actor, pk=payload.order_id)}
     except Http404 as exc:
         raise ValidationError(
             {"order_id": f"No order #{payload.order_id} that you may see."}
         ) from exc
-    data = services.ShipmentInput(**payload.model_dump(exclude={"order_id"}))
-    shipment = services.shipment_create(actor=request.user, order=order, data=data)
-    set_etag(response, shipment)
-    return Status(201, shipment)
 
 
-@router.get("/shipments/{shipment_id}", response=ShipmentDetailOut, summary="Get a shipment")
-def get_shipment(request: HttpRequest, shipment_id: Id, response: HttpResponse) -> Any:
-    shipment = selectors.shipment_detail(actor=request.user, pk=shipment_id)
-    set_etag(response, shipment)
-    return shipment
-
-
-@router.patch("/shipments/{shipment_id}", response=ShipmentOut, summary="Update a shipment")
-def update_shipment(
-    request: HttpRequest, shipment_id: Id, payload: ShipmentPatch, response: HttpResponse
-) -> Any:
-    shipment = selectors.shipment_detail(actor=request.user, pk=shipment_id)
-    shipment = services.shipment_update(
-        actor=request.user,
-        shipment=shipment,
-        data=services.ShipmentInput(**payload.model_dump(exclude_unset=True)),
-        expected_version=if_match_version(request, shipment),
-    )
-    set_etag(response, shipment)
-    return shipment
+add_crud_routes(
+    router,
+    CrudResource(
+        name="shipments",
+        model=Shipment,
+        schema_out=ShipmentOut,
+        schema_detail=ShipmentDetailOut,
+        schema_in=ShipmentIn,
+        schema_patch=ShipmentPatch,
+        filters=schema_from_dataclass(
+            selectors.ShipmentFilters,
+            name="ShipmentFilterParams",
+            fields=("in_transit", "status", "carrier", "customer_id", "order_id"),
+            types={
+                "in_transit": Annotated[
+                    bool, Field(description="Only open shipments (goods in transit)")
+                ]
+            },
+        ),
+        select_list=selectors.shipment_list,
+        select_get=selectors.shipment_detail,
+        sorts=selectors.SHIPMENT_SORTS,
+        default_sort="id",
+        create=services.shipment_create,
+        create_args=_shipment_order,
+        update=services.shipment_update,
+        delete=services.shipment_delete,
+    ),
+)
 
 
 @router.post(
@@ -461,14 +316,3 @@ def change_shipment_status(
     shipment = selectors.shipment_detail(actor=request.user, pk=shipment_id)
     set_etag(response, shipment)
     return shipment
-
-
-@router.delete("/shipments/{shipment_id}", response={204: None}, summary="Delete a shipment")
-def delete_shipment(request: HttpRequest, shipment_id: Id) -> Any:
-    shipment = selectors.shipment_detail(actor=request.user, pk=shipment_id)
-    services.shipment_delete(
-        actor=request.user,
-        shipment=shipment,
-        expected_version=if_match_version(request, shipment),
-    )
-    return Status(204, None)

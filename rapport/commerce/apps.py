@@ -11,6 +11,7 @@ class CommerceConfig(AppConfig):
             demo,
             events,  # noqa: F401  (registers the event types)
             gdpr,
+            imports,
             panels,
             search,
             services,
@@ -18,14 +19,17 @@ class CommerceConfig(AppConfig):
         from rapport.core import registry
 
         gdpr.register()
+        imports.register()
 
-        for name, label, plural in [
-            ("commerce.order", "Order", "Orders"),
-            ("commerce.shipment", "Shipment", "Shipments"),
-            ("commerce.product", "Product", "Products"),
+        for name, label, plural, customer_field in [
+            ("commerce.order", "Order", "Orders", "customer"),
+            ("commerce.shipment", "Shipment", "Shipments", "customer"),
+            ("commerce.product", "Product", "Products", ""),
         ]:
             registry.add_object_type(
-                registry.ObjectType(name=name, label=label, label_plural=plural)
+                registry.ObjectType(
+                    name=name, label=label, label_plural=plural, customer_field=customer_field
+                )
             )
         registry.add_nav(
             registry.NavItem(

@@ -1,16 +1,18 @@
 """Commerce pages: orders, an order with its lines and shipments, goods in transit, and
-the product catalogue. Thin: parse, call a selector or a service, render."""
+the product catalogue. Thin: the lists, the product page and the product form are
+declarations on core's generic pages; the order page's actions parse, call one service
+and render."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.http import HttpResponse, QueryDict
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -28,137 +30,132 @@ from rapport.commerce.forms import (
 from rapport.commerce.models import Order, OrderStatus, Product, Shipment
 from rapport.core.errors import Conflict
 from rapport.core.http import AuthedRequest
+from rapport.core.listing import Column, EmptyState, Listing, ListPage
+from rapport.core.object_pages import (
+    DetailPage,
+    FormPage,
+    Panel,
+    apply_errors,
+    posted_version,
+)
+from rapport.core.pagination import Page
 from rapport.core.permissions import Scope, can
 from rapport.customers import selectors as customer_selectors
 
-PAGE_SIZE = 50
-
-
-def _require_view(request: AuthedRequest, model: type[Any]) -> None:
-    if not can(request.user, "view", model):
-        raise PermissionDenied("Your role does not include this page.")
-
-
-def _apply_errors(form: forms.Form, exc: ValidationError) -> None:
-    """Put a service's field errors on the form's fields (others on the form)."""
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc)
-        return
-    for name, messages_ in exc.message_dict.items():
-        form.add_error(name if name in form.fields else None, messages_)
-
-
-def _next_url(request: AuthedRequest, cursor: str | None) -> str | None:
-    if not cursor:
-        return None
-    params = request.GET.copy()
-    params["cursor"] = cursor
-    return "?" + params.urlencode()
-
-
-def _first_url(request: AuthedRequest) -> str | None:
-    if "cursor" not in request.GET:
-        return None
-    params = request.GET.copy()
-    del params["cursor"]
-    return "?" + params.urlencode()
+PAGE_SIZES = (50,)
 
 
 # --- Orders -------------------------------------------------------------------------------
 
 
-@login_required
-def order_list(request: AuthedRequest) -> HttpResponse:
-    _require_view(request, Order)
-    form = OrderFilterForm(request.GET or None)
-    data = form.cleaned_data if form.is_valid() else {}
-    # A bad filter is said, not silently dropped (the list would look filtered).
-    error = " ".join(f"{name}: {m}" for name, msgs in form.errors.items() for m in msgs)
-    customer = None
-    if data.get("customer"):
-        customer = (
-            customer_selectors.customer_list(actor=request.user).filter(pk=data["customer"]).first()
+class OrderList(ListPage):
+    model = Order
+    template = "commerce/order_list.html"
+    results_template = "commerce/_order_results.html"
+    filter_form = OrderFilterForm
+    sorts = selectors.ORDER_SORTS
+    default_sort = "-ordered_at"
+    page_sizes = PAGE_SIZES
+    columns = (
+        Column("Order"),
+        Column("Customer"),
+        Column("Ordered", sort="ordered_at"),
+        Column("Channel"),
+        Column("Status"),
+        Column("Total", sort="total", numeric=True),
+    )
+    empty = EmptyState(
+        icon="shopping-bag",
+        title="No orders yet",
+        text="Orders arrive from your shop or ERP through the API (PUT /api/v1/orders/external/"
+        "{id}) or an order import. Each one appears here and on its customer's timeline.",
+    )
+    empty_filtered = EmptyState(
+        icon="search",
+        title="No order matches these filters",
+        text="Try a wider date range or another status, or clear the filters.",
+        action_url="/commerce/orders/",
+        action_label="Clear filters",
+    )
+
+    def read(
+        self, *, data: dict[str, Any], sort: str, cursor: str | None, limit: int
+    ) -> Page[Order]:
+        filters = selectors.OrderFilters(
+            q=data.get("q") or None,
+            status=data.get("status") or None,
+            channel=data.get("channel") or None,
+            ordered_from=data.get("ordered_from"),
+            ordered_to=data.get("ordered_to"),
+            customer_id=data.get("customer"),
         )
-    filters = selectors.OrderFilters(
-        q=data.get("q") or None,
-        status=data.get("status") or None,
-        channel=data.get("channel") or None,
-        ordered_from=data.get("ordered_from"),
-        ordered_to=data.get("ordered_to"),
-        customer_id=data.get("customer"),
-    )
-    try:
-        page = selectors.order_page(
-            actor=request.user,
-            filters=filters,
-            sort=data.get("sort") or None,
-            cursor=request.GET.get("cursor"),
-            limit=PAGE_SIZE,
+        return selectors.order_page(
+            actor=self.request.user, filters=filters, sort=sort, cursor=cursor, limit=limit
         )
-    except ValidationError as exc:
-        error = " ".join(exc.messages)
-        page = selectors.order_page(actor=request.user, filters=filters, limit=PAGE_SIZE)
-    filtered = any(data.get(k) for k in ("q", "status", "channel", "ordered_from", "ordered_to"))
-    return render(
-        request,
-        "commerce/order_list.html",
-        {
-            "form": form,
-            "page": page,
-            "customer": customer,
-            "filtered": filtered or customer is not None,
-            "error": error,
-            "next_url": _next_url(request, page.next_cursor),
-            "first_url": _first_url(request),
-        },
-    )
+
+    def customer(self, data: dict[str, Any]) -> Any:
+        """The customer the list is narrowed to, if the user may see them (one query)."""
+        if not data.get("customer"):
+            return None
+        if not hasattr(self, "_customer"):
+            visible = customer_selectors.customer_list(actor=self.request.user)
+            self._customer = visible.filter(pk=data["customer"]).first()
+        return self._customer
+
+    def is_filtered(self, data: dict[str, Any], params: QueryDict) -> bool:
+        keys = ("q", "status", "channel", "ordered_from", "ordered_to")
+        return any(data.get(k) for k in keys) or self.customer(data) is not None
+
+    def extra_context(self, listing: Listing, data: dict[str, Any]) -> dict[str, Any]:
+        return {"customer": self.customer(data)}
 
 
-@login_required
-def order_detail(request: AuthedRequest, pk: int) -> HttpResponse:
-    order = selectors.order_detail(actor=request.user, pk=pk)
-    return _render_order(request, order)
+order_list = OrderList.as_view()
 
 
-def _render_order(
-    request: AuthedRequest,
-    order: Order,
-    *,
-    status_form: OrderStatusForm | None = None,
-    shipment_form: ShipmentForm | None = None,
-    status: int = 200,
-) -> HttpResponse:
-    user = request.user
-    allowed = services.order_next_statuses(order.status)
-    if status_form is None:
-        status_form = OrderStatusForm()
-    # Nothing is preselected: one click on "Update status" must not pick a status for the user.
-    set_choices(
-        status_form,
-        "status",
-        [("", "Choose the new status…"), *((v, OrderStatus(v).label) for v in allowed)],
-    )
-    shipments = list(order.shipments.all())
-    may_track = {s.pk for s in shipments if can(user, "edit", s)}
-    lines = list(order.lines.all())
-    return render(
-        request,
-        "commerce/order_detail.html",
-        {
-            "order": order,
+class OrderDetail(DetailPage):
+    """An order with its lines and shipments, and the forms that move it along."""
+
+    template = "commerce/order_detail.html"
+    context_name = "order"
+
+    def load(self, pk: int) -> Order:
+        return selectors.order_detail(actor=self.request.user, pk=pk)
+
+    def extra_context(self, order: Order, /, **forms: Any) -> dict[str, Any]:
+        """`forms`: a posted status_form or shipment_form with its errors."""
+        user = self.request.user
+        allowed = services.order_next_statuses(order.status)
+        status_form = forms.get("status_form") or OrderStatusForm()
+        # Nothing is preselected: one click on "Update status" must not pick a status.
+        set_choices(
+            status_form,
+            "status",
+            [("", "Choose the new status…"), *((v, OrderStatus(v).label) for v in allowed)],
+        )
+        shipments = list(order.shipments.all())
+        lines = list(order.lines.all())
+        return {
             "lines": lines,
             "shipments": shipments,
             "may_edit": can(user, "edit", order) and bool(allowed),
             "may_ship": can(user, "create", Shipment),
-            "may_track": may_track,
+            "may_track": {s.pk for s in shipments if can(user, "edit", s)},
             "status_form": status_form,
             "may_cancel": OrderStatus.CANCELLED in allowed,
-            "shipment_form": shipment_form or ShipmentForm(),
+            "shipment_form": forms.get("shipment_form") or ShipmentForm(),
             "tracking_form": ShipmentStatusForm(),
             "item_count": sum(line.quantity for line in lines),
-        },
-        status=status,
-    )
+        }
+
+
+order_detail = OrderDetail.as_view()
+
+
+def _render_order(request: AuthedRequest, pk: int, **forms: Any) -> HttpResponse:
+    """The order page again, with a posted form's errors (422)."""
+    page = OrderDetail(request)
+    return page.render(page.load(pk), status=422, **forms)
 
 
 @login_required
@@ -174,23 +171,17 @@ def order_status(request: AuthedRequest, pk: int) -> HttpResponse:
                 order=order,
                 status=form.cleaned_data["status"],
                 reason=form.cleaned_data["reason"],
-                expected_version=_version(request),
+                expected_version=posted_version(request),
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         except Conflict as exc:
             form.add_error(None, exc.message)
         else:
             label = OrderStatus(form.cleaned_data["status"]).label.lower()
             messages.success(request, f"Order {order.number} is now {label}.")
             return redirect(order)
-    order = selectors.order_detail(actor=request.user, pk=pk)
-    return _render_order(request, order, status_form=form, status=422)
-
-
-def _version(request: AuthedRequest) -> int | None:
-    raw = request.POST.get("version", "")
-    return int(raw) if raw.isdigit() else None
+    return _render_order(request, pk, status_form=form)
 
 
 @login_required
@@ -206,12 +197,11 @@ def shipment_add(request: AuthedRequest, pk: int) -> HttpResponse:
                 data=services.ShipmentInput(**form.cleaned_data),
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         else:
             messages.success(request, "Shipment added; the customer's timeline shows it.")
             return redirect(order)
-    order = selectors.order_detail(actor=request.user, pk=pk)
-    return _render_order(request, order, shipment_form=form, status=422)
+    return _render_order(request, pk, shipment_form=form)
 
 
 @login_required
@@ -227,7 +217,7 @@ def shipment_status(request: AuthedRequest, pk: int) -> HttpResponse:
                 status=form.cleaned_data["status"],
                 location=form.cleaned_data["location"],
                 description=form.cleaned_data["description"],
-                expected_version=_version(request),
+                expected_version=posted_version(request),
             )
         except (ValidationError, Conflict) as exc:
             text = exc.message if isinstance(exc, Conflict) else " ".join(exc.messages)
@@ -242,141 +232,188 @@ def shipment_status(request: AuthedRequest, pk: int) -> HttpResponse:
 # --- Goods in transit ---------------------------------------------------------------------
 
 
-@login_required
-def in_transit(request: AuthedRequest) -> HttpResponse:
-    _require_view(request, Shipment)
-    form = ShipmentFilterForm(request.GET or None)
-    data = form.cleaned_data if form.is_valid() else {}
-    filters = selectors.ShipmentFilters(
-        carrier=data.get("carrier") or None, status=data.get("status") or None
+class InTransitList(ListPage):
+    model = Shipment
+    template = "commerce/in_transit.html"
+    results_template = "commerce/_transit_results.html"
+    filter_form = ShipmentFilterForm
+    sorts = selectors.SHIPMENT_SORTS
+    default_sort = "expected_delivery"
+    page_sizes = PAGE_SIZES
+    columns = (
+        Column("Expected", sort="expected_delivery"),
+        Column("Customer"),
+        Column("Order"),
+        Column("Carrier & tracking"),
+        Column("Status"),
+        Column("Latest scan"),
     )
-    try:
-        page = selectors.shipments_in_transit(
-            actor=request.user,
-            filters=filters,
-            cursor=request.GET.get("cursor"),
-            limit=PAGE_SIZE,
+    empty = EmptyState(
+        icon="truck",
+        title="Nothing in transit",
+        text="Every shipment has arrived. New shipments appear here when you add one to an "
+        "order or a carrier update arrives through the API.",
+    )
+    empty_filtered = EmptyState(
+        icon="search",
+        title="No shipment matches",
+        text="No open shipment has this carrier or status. Clear the filters to see every "
+        "parcel on its way.",
+        action_url="/commerce/in-transit/",
+        action_label="Clear filters",
+    )
+
+    def read(
+        self, *, data: dict[str, Any], sort: str, cursor: str | None, limit: int
+    ) -> Page[Shipment]:
+        filters = selectors.ShipmentFilters(
+            carrier=data.get("carrier") or None, status=data.get("status") or None
         )
-    except ValidationError:
-        page = selectors.shipments_in_transit(actor=request.user, filters=filters, limit=PAGE_SIZE)
-    today = timezone.localdate()
-    rows = []
-    for shipment in page.items:
-        days = (shipment.expected_delivery - today).days if shipment.expected_delivery else None
-        late = -days if days is not None and days < 0 else 0
-        rows.append({"shipment": shipment, "days": days, "late": late})
-    return render(
-        request,
-        "commerce/in_transit.html",
-        {
-            "form": form,
-            "rows": rows,
-            "page": page,
-            "filtered": bool(data.get("carrier") or data.get("status")),
-            "next_url": _next_url(request, page.next_cursor),
-            "first_url": _first_url(request),
-        },
-    )
+        return selectors.shipments_in_transit(
+            actor=self.request.user, filters=filters, sort=sort, cursor=cursor, limit=limit
+        )
+
+    def extra_context(self, listing: Listing, data: dict[str, Any]) -> dict[str, Any]:
+        today = timezone.localdate()
+        rows = []
+        for shipment in listing.page.items if listing.page else ():
+            due = shipment.expected_delivery
+            days = (due - today).days if due else None
+            late = -days if days is not None and days < 0 else 0
+            rows.append({"shipment": shipment, "days": days, "late": late})
+        return {"rows": rows}
+
+
+in_transit = InTransitList.as_view()
 
 
 # --- Products -----------------------------------------------------------------------------
 
 
-@login_required
-def product_list(request: AuthedRequest) -> HttpResponse:
-    _require_view(request, Product)
-    categories = selectors.product_categories(actor=request.user)
-    form = ProductFilterForm(request.GET or None, categories=categories)
-    data = form.cleaned_data if form.is_valid() else {}
-    active = {"1": True, "0": False}.get(data.get("active") or "")
-    try:
-        page = selectors.product_page(
-            actor=request.user,
+class ProductList(ListPage):
+    model = Product
+    template = "commerce/product_list.html"
+    results_template = "commerce/_product_results.html"
+    sorts = selectors.PRODUCT_SORTS
+    default_sort = "name"
+    page_sizes = PAGE_SIZES
+    columns = (
+        Column("Product", sort="name"),
+        Column("SKU", sort="sku"),
+        Column("Category"),
+        Column("Price", sort="price", numeric=True),
+        Column("State"),
+    )
+    empty = EmptyState(
+        icon="package",
+        title="The catalogue is empty",
+        text="An administrator or a colleague with the right role adds products here.",
+    )
+    empty_filtered = EmptyState(
+        icon="search",
+        title="No product matches",
+        text="Search by exact SKU or part of the name, or clear the filters.",
+        action_url="/commerce/products/",
+        action_label="Clear filters",
+    )
+
+    def make_form(self, params: QueryDict) -> ProductFilterForm:
+        categories = selectors.product_categories(actor=self.request.user)
+        return ProductFilterForm(params or None, categories=categories)
+
+    def read(
+        self, *, data: dict[str, Any], sort: str, cursor: str | None, limit: int
+    ) -> Page[Product]:
+        return selectors.product_page(
+            actor=self.request.user,
             q=data.get("q") or None,
             category=data.get("category") or None,
-            active=active,
-            sort=request.GET.get("sort"),
-            cursor=request.GET.get("cursor"),
-            limit=PAGE_SIZE,
+            active={"1": True, "0": False}.get(data.get("active") or ""),
+            sort=sort,
+            cursor=cursor,
+            limit=limit,
         )
-    except ValidationError:
-        page = selectors.product_page(actor=request.user, limit=PAGE_SIZE)
-    return render(
-        request,
-        "commerce/product_list.html",
-        {
-            "form": form,
-            "page": page,
-            "filtered": any(data.get(k) for k in ("q", "category", "active")),
-            "may_create": can(request.user, "create", Product),
-            "next_url": _next_url(request, page.next_cursor),
-            "first_url": _first_url(request),
-        },
+
+    @property
+    def may_create(self) -> bool:
+        return can(self.request.user, "create", Product)
+
+    def empty_state(self, filtered: bool) -> EmptyState:
+        if filtered or not self.may_create:
+            return super().empty_state(filtered)
+        return EmptyState(
+            icon="package",
+            title="The catalogue is empty",
+            text="Add the products you sell, or let your shop create them through the API "
+            "(POST /api/v1/products).",
+            action_url=reverse("commerce:product_create"),
+            action_label="Add the first product",
+        )
+
+    def extra_context(self, listing: Listing, data: dict[str, Any]) -> dict[str, Any]:
+        return {"may_create": self.may_create}
+
+
+product_list = ProductList.as_view()
+
+
+class ProductDetail(DetailPage):
+    template = "commerce/product_detail.html"
+    context_name = "product"
+    panels = (
+        Panel("Description", "commerce/_product_description.html"),
+        Panel("Details", "commerce/_product_facts.html"),
     )
 
+    def load(self, pk: int) -> Product:
+        return selectors.product_detail(actor=self.request.user, pk=pk)
 
-@login_required
-def product_detail(request: AuthedRequest, pk: int) -> HttpResponse:
-    product = selectors.product_detail(actor=request.user, pk=pk)
-    return render(
-        request,
-        "commerce/product_detail.html",
-        {
-            "product": product,
-            "may_edit": can(request.user, "edit", Product),
+    def extra_context(self, obj: Product, /, **extra: Any) -> dict[str, Any]:
+        user = self.request.user
+        return {
+            "may_edit": can(user, "edit", Product),
             # The history page narrows by owner/team, which a catalogue row has not: only
             # all-scope viewers (and admins) can open it.
-            "may_see_history": request.user.grant_for("commerce.product").scope == Scope.ALL,
-        },
-    )
+            "may_see_history": user.grant_for("commerce.product").scope == Scope.ALL,
+        }
 
 
-@login_required
-def product_create(request: AuthedRequest) -> HttpResponse:
-    if not can(request.user, "create", Product):
-        raise PermissionDenied("Your role may not add products.")
-    form = ProductForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            product = services.product_create(
-                actor=request.user, data=services.ProductInput(**form.cleaned_data)
-            )
-        except ValidationError as exc:
-            _apply_errors(form, exc)
-        else:
-            messages.success(request, f"{product.name} added to the catalogue.")
-            return redirect(product)
-    return render(request, "commerce/product_form.html", {"form": form, "product": None})
+product_detail = ProductDetail.as_view()
 
 
-@login_required
-def product_edit(request: AuthedRequest, pk: int) -> HttpResponse:
-    product = selectors.product_detail(actor=request.user, pk=pk)
-    if not can(request.user, "edit", Product):
-        raise PermissionDenied("Your role may not change products.")
-    initial = {
-        "sku": product.sku,
-        "name": product.name,
-        "category": product.category,
-        "price": product.price,
-        "currency": product.currency,
-        "description": product.description,
-        "active": product.active,
-    }
-    form = ProductForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            product = services.product_update(
-                actor=request.user,
-                product=product,
-                data=services.ProductInput(**form.cleaned_data),
-                expected_version=_version(request),
-            )
-        except ValidationError as exc:
-            _apply_errors(form, exc)
-        except Conflict as exc:
-            form.add_error(None, exc.message)
-        else:
-            messages.success(request, "Product saved.")
-            return redirect(product)
-    return render(request, "commerce/product_form.html", {"form": form, "product": product})
+class ProductFormPage(FormPage):
+    """Add a product (no pk) or change one; both through the product services."""
+
+    form_class = ProductForm
+    template = "commerce/product_form.html"
+    model = Product
+    context_name = "product"
+    denied_create = "Your role may not add products."
+    denied_edit = "Your role may not change products."
+
+    def load(self, pk: int) -> Product:
+        return selectors.product_detail(actor=self.request.user, pk=pk)
+
+    def check_access(self, obj: Any) -> None:
+        # The catalogue has no owners: the grant decides for every product alike.
+        if not can(self.request.user, "create" if obj is None else "edit", Product):
+            raise PermissionDenied(self.denied_create if obj is None else self.denied_edit)
+
+    def initial(self, obj: Product) -> dict[str, Any]:
+        fields = ("sku", "name", "category", "price", "currency", "description", "active")
+        return {name: getattr(obj, name) for name in fields}
+
+    def save(self, form: Any, obj: Any, *, expected_version: int | None) -> Product:
+        data = services.ProductInput(**form.cleaned_data)
+        if obj is None:
+            return services.product_create(actor=self.request.user, data=data)
+        return services.product_update(
+            actor=self.request.user, product=obj, data=data, expected_version=expected_version
+        )
+
+    def success_message(self, obj: Any, *, created: bool) -> str:
+        return f"{obj.name} added to the catalogue." if created else "Product saved."
+
+
+product_create = ProductFormPage.as_view()
+product_edit = ProductFormPage.as_view()

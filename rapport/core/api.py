@@ -36,13 +36,15 @@ class ProblemError(Exception):
         *,
         type: str = "",
         errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail or title)
         self.status = status
         self.title = title
         self.detail = detail
         self.type = type
-        self.errors = errors or []
+        self.errors = errors
+        self.headers = headers or {}
 
 
 def problem(
@@ -133,6 +135,92 @@ def reject_undeclared_query_params(run: Callable[..., HttpResponse]) -> Callable
     return checked
 
 
+def _invalid(errors: list[dict[str, str]]) -> ProblemError:
+    return ProblemError(
+        422,
+        "Invalid request",
+        "One or more fields are invalid.",
+        type="validation",
+        errors=errors,
+    )
+
+
+def invalid_cursor() -> ProblemError:
+    return ProblemError(
+        400,
+        "Invalid cursor",
+        "This cursor is invalid or belongs to another sort; start again without it.",
+        type="invalid-cursor",
+        errors=[{"field": "cursor", "message": "Malformed cursor."}],
+    )
+
+
+def _not_found(exc: Exception) -> ProblemError:
+    return ProblemError(
+        404, "Not found", "No such record, or you may not see it.", type="not-found"
+    )
+
+
+# What each exception answers, most specific class first (InvalidCursor is a Django
+# ValidationError; ProblemError is raised by endpoints with its answer ready).
+PROBLEMS: tuple[tuple[type[Exception], Callable[[Any], ProblemError]], ...] = (
+    (ProblemError, lambda exc: exc),
+    (InvalidCursor, lambda exc: invalid_cursor()),
+    (NinjaValidationError, lambda exc: _invalid(_ninja_errors(exc))),
+    (DjangoValidationError, lambda exc: _invalid(_django_errors(exc))),
+    (
+        AuthenticationError,
+        lambda exc: ProblemError(
+            401,
+            "Authentication required",
+            "Send a valid, unexpired API key as 'Authorization: Bearer <key>'.",
+            type="unauthenticated",
+            headers={"WWW-Authenticate": 'Bearer realm="rapport"'},
+        ),
+    ),
+    (AuthorizationError, lambda exc: ProblemError(403, "Forbidden", type="forbidden")),
+    (
+        PermissionDenied,
+        lambda exc: ProblemError(
+            403, "Forbidden", str(exc) or "You may not do this.", type="forbidden"
+        ),
+    ),
+    (Http404, _not_found),
+    (ObjectDoesNotExist, _not_found),
+    (
+        Conflict,
+        lambda exc: ProblemError(412, "Precondition failed", exc.message, type="stale-version"),
+    ),
+    (
+        RateLimited,
+        lambda exc: ProblemError(
+            429,
+            "Too many requests",
+            exc.message,
+            type="rate-limited",
+            headers={"Retry-After": "60"},
+        ),
+    ),
+    (HttpError, lambda exc: ProblemError(exc.status_code, str(exc))),
+)
+
+
+def problem_of(exc: Exception) -> ProblemError | None:
+    """The problem details `exc` answers with; None for an exception nobody foresaw."""
+    for exc_class, make in PROBLEMS:
+        if isinstance(exc, exc_class):
+            return make(exc)
+    return None
+
+
+INTERNAL_ERROR = ProblemError(
+    500,
+    "Internal error",
+    "Something went wrong on our side. It has been logged.",
+    type="internal",
+)
+
+
 def build_api(*, auth: list[Any]) -> NinjaAPI:
     api = NinjaAPI(
         title="Rapport API",
@@ -155,133 +243,28 @@ def build_api(*, auth: list[Any]) -> NinjaAPI:
     )
     api.add_decorator(reject_undeclared_query_params, mode="view")
 
-    @api.exception_handler(InvalidCursor)
-    def on_invalid_cursor(request: HttpRequest, exc: InvalidCursor) -> HttpResponse:
-        return problem(
-            api,
-            request,
-            status=400,
-            title="Invalid cursor",
-            detail="This cursor is invalid or belongs to another sort; start again without it.",
-            type="invalid-cursor",
-            errors=[{"field": "cursor", "message": "Malformed cursor."}],
-        )
-
-    @api.exception_handler(NinjaValidationError)
-    def on_validation(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
-        return problem(
-            api,
-            request,
-            status=422,
-            title="Invalid request",
-            detail="One or more fields are invalid.",
-            type="validation",
-            errors=_ninja_errors(exc),
-        )
-
-    @api.exception_handler(DjangoValidationError)
-    def on_domain_validation(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
-        return problem(
-            api,
-            request,
-            status=422,
-            title="Invalid request",
-            detail="One or more fields are invalid.",
-            type="validation",
-            errors=_django_errors(exc),
-        )
-
-    @api.exception_handler(AuthenticationError)
-    def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    def on_exception(request: HttpRequest, exc: Exception) -> HttpResponse:
+        found = problem_of(exc)
+        if found is None:
+            logger.exception("Unhandled API error on %s", request.path, exc_info=exc)
+            found = INTERNAL_ERROR
         response = problem(
             api,
             request,
-            status=401,
-            title="Authentication required",
-            detail="Send a valid, unexpired API key as 'Authorization: Bearer <key>'.",
-            type="unauthenticated",
+            status=found.status,
+            title=found.title,
+            detail=found.detail,
+            type=found.type,
+            errors=found.errors,
         )
-        response["WWW-Authenticate"] = 'Bearer realm="rapport"'
+        for name, value in found.headers.items():
+            response[name] = value
         return response
 
-    @api.exception_handler(AuthorizationError)
-    def on_unauthorized(request: HttpRequest, exc: AuthorizationError) -> HttpResponse:
-        return problem(api, request, status=403, title="Forbidden", type="forbidden")
-
-    @api.exception_handler(PermissionDenied)
-    def on_forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
-        return problem(
-            api,
-            request,
-            status=403,
-            title="Forbidden",
-            detail=str(exc) or "You may not do this.",
-            type="forbidden",
-        )
-
-    @api.exception_handler(Http404)
-    def on_not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
-        return problem(
-            api,
-            request,
-            status=404,
-            title="Not found",
-            detail="No such record, or you may not see it.",
-            type="not-found",
-        )
-
-    api.exception_handler(ObjectDoesNotExist)(on_not_found)
-
-    @api.exception_handler(Conflict)
-    def on_conflict(request: HttpRequest, exc: Conflict) -> HttpResponse:
-        return problem(
-            api,
-            request,
-            status=412,
-            title="Precondition failed",
-            detail=exc.message,
-            type="stale-version",
-        )
-
-    @api.exception_handler(RateLimited)
-    def on_rate_limited(request: HttpRequest, exc: RateLimited) -> HttpResponse:
-        response = problem(
-            api,
-            request,
-            status=429,
-            title="Too many requests",
-            detail=exc.message,
-            type="rate-limited",
-        )
-        response["Retry-After"] = "60"
-        return response
-
-    @api.exception_handler(ProblemError)
-    def on_problem(request: HttpRequest, exc: ProblemError) -> HttpResponse:
-        return problem(
-            api,
-            request,
-            status=exc.status,
-            title=exc.title,
-            detail=exc.detail,
-            type=exc.type,
-            errors=exc.errors or None,
-        )
-
-    @api.exception_handler(HttpError)
-    def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-        return problem(api, request, status=exc.status_code, title=str(exc))
-
-    @api.exception_handler(Exception)
-    def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
-        logger.exception("Unhandled API error on %s", request.path)
-        return problem(
-            api,
-            request,
-            status=500,
-            title="Internal error",
-            detail="Something went wrong on our side. It has been logged.",
-            type="internal",
-        )
+    # Every class gets the one handler: Ninja picks a handler by the exception's MRO, so
+    # a class left out would fall back to Ninja's own (non-RFC 9457) answer.
+    for exc_class, _ in PROBLEMS:
+        api.exception_handler(exc_class)(on_exception)
+    api.exception_handler(Exception)(on_exception)
 
     return api

@@ -27,7 +27,7 @@ from django.http import HttpRequest, HttpResponse
 
 from rapport.core.api import ProblemError
 from rapport.core.models import IdempotencyRecord
-from rapport.core.pagination import Page, SortKey, keyset_page, parse_sort
+from rapport.core.pagination import InvalidCursor, Page, SortKey, keyset_page, parse_sort
 
 M = TypeVar("M", bound=models.Model)
 
@@ -77,16 +77,6 @@ def clamp_limit(limit: int | None) -> int:
     return min(limit, settings.API_PAGE_SIZE_MAX)
 
 
-def invalid_cursor_problem() -> ProblemError:
-    return ProblemError(
-        400,
-        "Invalid cursor",
-        "This cursor is invalid or belongs to another sort; start again without it.",
-        type="invalid-cursor",
-        errors=[{"field": "cursor", "message": "Malformed cursor."}],
-    )
-
-
 def keyset(
     queryset: models.QuerySet[M],
     *,
@@ -109,7 +99,7 @@ def keyset(
             fetch=fetch,
         )
     except (ValueError, TypeError, OverflowError) as exc:  # cursor values the column rejects
-        raise invalid_cursor_problem() from exc
+        raise InvalidCursor() from exc
 
 
 def keyset_list(
@@ -137,7 +127,8 @@ def keyset_list(
 
 
 def page_schema(item: type[Any], name: str) -> type[Any]:
-    """The OpenAPI schema of a list response of `item`s (for `response=`)."""
+    """The OpenAPI schema of a list response of `item`s (for `response=`); `next_cursor`
+    is always sent (null on the last page), so it is required."""
     from ninja import Schema
     from pydantic import create_model
 
@@ -145,16 +136,21 @@ def page_schema(item: type[Any], name: str) -> type[Any]:
         name,
         __base__=Schema,
         items=(list[item], ...),  # type: ignore[valid-type]
-        next_cursor=(str | None, None),
+        next_cursor=(str | None, ...),
     )
 
 
 # --- ETag / If-Match --------------------------------------------------------------------
 
 
+def etag_from(pk: Any, version: Any) -> str:
+    """The strong ETag of version `version` of record `pk`."""
+    return f'"{pk}-{version}"'
+
+
 def etag_for(obj: Any) -> str:
     """The strong ETag of a versioned record: its id and version."""
-    return f'"{obj.pk}-{obj.version}"'
+    return etag_from(obj.pk, obj.version)
 
 
 def set_etag(response: HttpResponse, obj: Any) -> None:

@@ -11,10 +11,11 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from django.db.backends.signals import connection_created
 
-        from rapport.core import gdpr, postgres, scheduler
+        from rapport.core import gdpr_contributors, postgres, registry, scheduler, tasks
 
         connection_created.connect(postgres.on_connection_created)
-        gdpr.register()
+        gdpr_contributors.register()
+        registry.add_tasks("core", tasks.dispatch_outbox)
 
         scheduler.every(
             "outbox-sweep", "rapport.core.tasks.dispatch_outbox", dt.timedelta(seconds=30)

@@ -1,7 +1,7 @@
 """GDPR erasure's shared tools: what an erasure knows about the person (`ErasureContext`),
 how copies of their values are found and blanked in JSON and text columns and in the
-stored files, and core's own contributors (outbox, audit log, jobs, idempotency records,
-saved views, stored files).
+stored files. Core's own contributors live in `core.gdpr_contributors` (they use the audit
+log, which uses these tools).
 
 Copies are found two ways. By reference: each app says which of its records are the
 person's (`ctx.add_objects`), and the rows about those records (audit rows, events) lose
@@ -31,7 +31,7 @@ from django.db import connection, models
 from django.db.models import BooleanField, F, Func, Q, TextField
 from django.db.models.functions import Cast
 
-from rapport.core import registry, spreadsheets
+from rapport.core import spreadsheets
 
 logger = logging.getLogger(__name__)
 
@@ -339,81 +339,3 @@ def _replace(path: Path, content: bytes) -> None:
     with os.fdopen(fd, "wb") as out:
         out.write(content)
     os.replace(tmp, path)
-
-
-# --- Core's contributors -------------------------------------------------------------
-
-
-def _erase_outbox(*, ctx: ErasureContext) -> int:
-    from rapport.core.models import OutboxEvent
-
-    # Events about the person's records say only which record and that it was erased.
-    for object_type, ids in ctx.objects.items():
-        for aggregate_id in sorted(ids):
-            events = OutboxEvent.objects.filter(
-                aggregate_type=object_type, aggregate_id=aggregate_id
-            )
-            found = [str(e) for e in events.values_list("event_id", flat=True)]
-            if found:
-                ctx.event_ids.update(found)
-                ident: Any = int(aggregate_id) if aggregate_id.isdigit() else aggregate_id
-                events.update(data={"id": ident, "erased": True})
-    # Other events may carry their values (an order's customer, a merge's loser).
-    swept = sweep(OutboxEvent.objects.all(), ctx, text_fields=["last_error"], json_fields=["data"])
-    return len(ctx.event_ids) + swept
-
-
-def _erase_audit(*, ctx: ErasureContext) -> int:
-    from rapport.core import audit
-
-    redacted = 0
-    for object_type, ids in ctx.objects.items():
-        for batch in chunked(sorted(ids)):
-            redacted += audit.redact_for_erasure(
-                object_type=object_type, object_ids=batch, object_repr=ctx.label
-            )
-    return redacted + audit.redact_personal_values(ctx)
-
-
-def _erase_jobs(*, ctx: ErasureContext) -> int:
-    from rapport.core.models import Job
-
-    return sweep(
-        Job.objects.all(),
-        ctx,
-        text_fields=["title", "message", "error"],
-        json_fields=["params", "result"],
-    )
-
-
-def _erase_idempotency_records(*, ctx: ErasureContext) -> int:
-    from rapport.core.models import IdempotencyRecord
-
-    return sweep(IdempotencyRecord.objects.all(), ctx, json_fields=["response_body"])
-
-
-def _erase_saved_views(*, ctx: ErasureContext) -> int:
-    from rapport.core.models import SavedView
-
-    return sweep(SavedView.objects.all(), ctx, json_fields=["params"])
-
-
-def _erase_files(*, ctx: ErasureContext) -> int:
-    touched = scrub_files(ctx)
-    if touched:
-        logger.info("GDPR erasure of customer %s rewrote %d files", ctx.customer_id, len(touched))
-    return len(touched)
-
-
-def register() -> None:
-    for key, label, erase, order in (
-        ("core.jobs", "Background jobs", _erase_jobs, 50),
-        ("core.idempotency", "Stored API responses", _erase_idempotency_records, 50),
-        ("core.saved_views", "Saved list views", _erase_saved_views, 50),
-        ("core.files", "Stored files", _erase_files, 60),
-        ("core.outbox", "Domain events", _erase_outbox, 80),
-        ("core.audit", "Audit log", _erase_audit, 90),
-    ):
-        registry.add_gdpr_contributor(
-            registry.GdprContributor(key=key, label=label, erase=erase, order=order)
-        )

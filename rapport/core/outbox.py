@@ -16,7 +16,7 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from rapport.core import events
+from rapport.core import events, registry
 from rapport.core.models import OutboxEvent
 
 logger = logging.getLogger(__name__)
@@ -44,10 +44,8 @@ def registered_consumers() -> dict[str, Consumer]:
 
 
 def _enqueue_dispatch() -> None:
-    from rapport.core.tasks import dispatch_outbox
-
     try:
-        dispatch_outbox.enqueue()
+        registry.enqueue("core.dispatch_outbox")
     except Exception:  # the scheduler's periodic sweep delivers it later; never fail a write
         logger.exception("Could not enqueue the outbox dispatcher")
 

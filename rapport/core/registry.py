@@ -1,7 +1,9 @@
 """What each domain app contributes to the shared shell: navigation entries, object types
 that roles grant access to, global-search providers, panels and value metrics on the
 customer 360 page, how its timeline entries group, how its records follow a merge of two
-customers, and what it holds about a person for GDPR export and erasure.
+customers, what it holds about a person for GDPR export and erasure, what a file import
+can hold, the fields segments and list filters use, and the background
+tasks that modules below the task's own module enqueue by name.
 
 Apps register in AppConfig.ready(), so a later app plugs in without touching the others.
 """
@@ -38,6 +40,9 @@ class ObjectType:
     label: str
     label_plural: str
     actions: tuple[str, ...] = ("view", "create", "edit", "delete", "export")
+    # The foreign key from a record to the customer it is about ("customer" on an order);
+    # outside actors (portal customers, partner users) see a type only through it.
+    customer_field: str = ""
 
 
 @dataclass(frozen=True)
@@ -201,6 +206,57 @@ class GdprContributor:
     order: int = 100  # erasure runs in this order: owners first, logs (audit, outbox) last
 
 
+@dataclass(frozen=True)
+class ImportTarget:
+    """What a CSV/XLSX import can hold, declared by the app that owns the records so that
+    the import wizard, API and CLI (dataquality) name no object type themselves.
+
+    `fields` are the {field: label} a file column can map to and `required` the ones a
+    file must map. `custom_fields`: columns may also feed the customers' custom fields
+    (`cf:<key>`); `upsert_by`: the user chooses how rows match existing records (else by
+    `natural_key`). `write_batch(actor=, records=)` writes one batch of parsed records
+    (dicts: the fields, `row` = the record's first file row, `lines` = its line dicts) in
+    one transaction through the owning app's services and returns an outcome with
+    `created`, `updated`, `unchanged` and `errors` ({"row", "field", "message"}). None:
+    the records are contacts, written by dataquality's own bulk contact path.
+    """
+
+    object_type: str  # the key stored on an import run ("contacts", "orders")
+    label: str
+    noun: str  # one record, in the messages: "No column of the file maps to a contact field."
+    fields: dict[str, str]
+    required: tuple[str, ...] = ()
+    natural_key: str = "external_id"
+    custom_fields: bool = False
+    upsert_by: bool = False
+    write_batch: Callable[..., Any] | None = None
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class SegmentField:
+    """A field that segments and list filters can use on one object type's records: the
+    customer list's filters today, marketing's segment rules and analytics' cohorts next
+    (an app adds a field, e.g. an RFM segment, and every filter that reads the registry
+    accepts it).
+
+    `name` is the filter's public name (`?country=NL`); `type` says what a value is
+    ("text", "choice", "id", "date", "number", "boolean", "tag", "search");
+    `operators` the comparisons it means ("eq", "iexact", "contains", "in", "all", "gte",
+    "lt", "match"), for a rule builder to offer. `apply(queryset, values, actor=)` compiles
+    the non-empty list of raw values into the queryset filter (raising ValidationError
+    keyed by `name` for a bad value); `lookup` names the ORM lookup when it is one.
+    """
+
+    object_type: str
+    name: str
+    label: str
+    type: str
+    operators: tuple[str, ...]
+    apply: Callable[..., Any]
+    lookup: str = ""
+
+
 @dataclass
 class _Registry:
     nav: dict[str, NavItem] = field(default_factory=dict)
@@ -213,6 +269,9 @@ class _Registry:
     timeline_kinds: dict[str, TimelineKind] = field(default_factory=dict)
     merge_rules: dict[str, MergeRule] = field(default_factory=dict)
     gdpr: dict[str, GdprContributor] = field(default_factory=dict)
+    tasks: dict[str, Any] = field(default_factory=dict)
+    import_targets: dict[str, ImportTarget] = field(default_factory=dict)
+    segment_fields: dict[tuple[str, str], SegmentField] = field(default_factory=dict)
 
 
 _registry = _Registry()
@@ -228,6 +287,10 @@ def nav_items() -> list[NavItem]:
 
 def add_object_type(object_type: ObjectType) -> None:
     _registry.object_types[object_type.name] = object_type
+
+
+def object_type(name: str) -> ObjectType | None:
+    return _registry.object_types.get(name)
 
 
 def object_types() -> list[ObjectType]:
@@ -310,3 +373,48 @@ def add_gdpr_contributor(contributor: GdprContributor) -> None:
 
 def gdpr_contributors() -> list[GdprContributor]:
     return sorted(_registry.gdpr.values(), key=lambda c: (c.order, c.key))
+
+
+def add_import_target(target: ImportTarget) -> None:
+    _registry.import_targets[target.object_type] = target
+
+
+def import_targets() -> list[ImportTarget]:
+    return sorted(_registry.import_targets.values(), key=lambda t: t.order)
+
+
+def import_target(object_type: str) -> ImportTarget:
+    """The target registered as `object_type`; LookupError when no installed app has it."""
+    try:
+        return _registry.import_targets[object_type]
+    except KeyError:
+        raise LookupError(f"Nothing can be imported as {object_type!r}") from None
+
+
+def add_segment_field(segment_field: SegmentField) -> None:
+    _registry.segment_fields[(segment_field.object_type, segment_field.name)] = segment_field
+
+
+def segment_fields(object_type: str) -> dict[str, SegmentField]:
+    """{name: field} of the fields registered for `object_type`, in registration order."""
+    return {name: f for (kind, name), f in _registry.segment_fields.items() if kind == object_type}
+
+
+def add_tasks(app: str, *tasks: Any) -> None:
+    """Name Django Tasks (`@task()` functions) "<app>.<function>" so that a module the task
+    itself imports can enqueue them: a service queues the job whose task calls that
+    service back without the two modules importing each other in a circle. Apps register
+    their tasks in `ready()`."""
+    for task in tasks:
+        _registry.tasks[f"{app}.{task.name}"] = task
+
+
+def enqueue(name: str, /, *args: Any, **kwargs: Any) -> Any:
+    """Enqueue the task registered as `name`; an unknown name is an error, not a no-op."""
+    try:
+        task = _registry.tasks[name]
+    except KeyError:
+        raise LookupError(
+            f"No background task {name!r}: register it in the app's ready()"
+        ) from None
+    return task.enqueue(*args, **kwargs)

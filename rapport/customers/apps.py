@@ -14,10 +14,21 @@ class CustomersConfig(AppConfig):
             demo,
             events,  # noqa: F401  (registers the event types)
             gdpr,
+            imports,
             search,
+            selectors,
+            tasks,
         )
 
         gdpr.register()
+        imports.register()
+        selectors.register_segment_fields()
+        registry.add_tasks(
+            "customers",
+            tasks.export_personal_data,
+            tasks.bulk_apply,
+            tasks.purge_erased_search_terms,
+        )
 
         registry.add_object_type(
             registry.ObjectType(
@@ -39,7 +50,7 @@ class CustomersConfig(AppConfig):
                 key="customers",
                 label="Customers",
                 search=search.search_provider,
-                results=search.search_results,
+                results=selectors.search_results,
                 order=10,
             )
         )

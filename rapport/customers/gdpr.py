@@ -285,10 +285,8 @@ def erase(*, ctx: ErasureContext) -> int:
 
 
 def _purge_search_terms() -> None:
-    from rapport.customers.tasks import purge_erased_search_terms
-
     try:
-        purge_erased_search_terms.enqueue()
+        registry.enqueue("customers.purge_erased_search_terms")
     except Exception:  # the erasure stands; the index merges its segments over time
         logger.exception("Could not enqueue the search index purge after an erasure")
 

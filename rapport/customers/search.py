@@ -36,13 +36,11 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
-from django.urls import reverse
-from django.utils.http import urlencode
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from rapport.core.permissions import object_type_of, scope_filter, scope_queryset
-from rapport.core.registry import SearchHit, SearchResults
+from rapport.core.registry import SearchHit
 from rapport.customers import normalize
 from rapport.customers.models import Customer, CustomerKind, SearchWord
 
@@ -804,7 +802,7 @@ def search_customers(*, actor: Any, query: str, limit: int = 8) -> list[Customer
     return ranked(actor=actor, query=query)[:limit]
 
 
-def _hit(customer: Customer) -> SearchHit:
+def customer_hit(customer: Customer) -> SearchHit:
     place = ", ".join(p for p in [customer.city, customer.country] if p)
     subtitle = " · ".join(p for p in [customer.primary_email, customer.primary_phone, place] if p)
     return SearchHit(
@@ -815,30 +813,9 @@ def _hit(customer: Customer) -> SearchHit:
     )
 
 
-def search_results(*, actor: Any, query: str, limit: int = 25) -> SearchResults:
-    """The search page's customers: the best `limit`, how many match in all (as the
-    customer list counts them: exact up to its cap) and the list of all of them."""
-    from rapport.customers import selectors
-
-    found = plan(actor=actor, query=query)
-    hits = [_hit(c) for c in ranked(actor=actor, query=query, found=found)[:limit]]
-    count = (
-        selectors.capped_count(matches(selectors.customer_list(actor=actor), found, query))
-        if found.ids
-        else selectors.CappedCount(0, more=False)
-    )
-    return SearchResults(
-        label="customers",
-        label_one="customer",
-        hits=hits,
-        total=str(count),
-        see_all_url=reverse("customers:list") + "?" + urlencode({"q": query}),
-    )
-
-
 def search_provider(*, actor: Any, query: str, limit: int = 8) -> list[SearchHit]:
     """The customers' contribution to the shell's search box and Ctrl-K palette."""
-    return [_hit(c) for c in search_customers(actor=actor, query=query, limit=limit)]
+    return [customer_hit(c) for c in search_customers(actor=actor, query=query, limit=limit)]
 
 
 def purge_deleted_terms() -> None:

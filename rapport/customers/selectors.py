@@ -7,7 +7,7 @@ it, the API answers 400), never a piece of SQL. Lists page by keyset and count w
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +15,10 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.db.models import F, Prefetch, Q, QuerySet
+from django.urls import reverse
+from django.utils.http import urlencode
 
+from rapport.core import registry
 from rapport.core.pagination import (
     InvalidCursor,
     Page,
@@ -28,7 +31,8 @@ from rapport.core.pagination import (
 )
 from rapport.core.params import parse_id_param, parse_int_param
 from rapport.core.permissions import can, scope_queryset
-from rapport.customers import normalize, quality
+from rapport.core.registry import SearchResults
+from rapport.customers import normalize, quality, search
 from rapport.customers.custom_fields import definitions
 from rapport.customers.models import (
     RELATIONSHIP_LABELS,
@@ -112,8 +116,6 @@ def default_sort(filters: Mapping[str, Any] | None) -> str:
 def search_plan(actor: Any, query: str) -> Any:
     """The search's plan for `query`, made once per request: the list's count and page
     both filter by it (kept on the request's user object)."""
-    from rapport.customers import search
-
     plans = actor.__dict__.setdefault("_search_plans", {})
     if query not in plans:
         plans[query] = search.plan(actor=actor, query=query)
@@ -191,7 +193,11 @@ def _custom_field_q(definition: CustomFieldDefinition, name: str, value: str) ->
 def apply_filters(
     queryset: QuerySet[Customer], filters: Mapping[str, Any], *, actor: Any
 ) -> QuerySet[Customer]:
-    """Narrow `queryset` by whitelisted filters; an unknown name or bad value: ValidationError."""
+    """Narrow `queryset` by whitelisted filters; an unknown name or bad value: ValidationError.
+
+    The filters are the customer segment fields in `core.registry` (this app's, registered
+    from `register_segment_fields`, and any another app adds), plus `cf_<key>`."""
+    fields = registry.segment_fields(CUSTOMER_TYPE)
     custom: dict[str, CustomFieldDefinition] | None = None
     for name in filters:
         values = _values(filters[name])
@@ -206,84 +212,167 @@ def apply_filters(
             for value in values:
                 queryset = queryset.filter(_custom_field_q(definition, name, value))
             continue
-        if name not in FILTERS:
+        if name not in fields:
             raise ValidationError(
-                {name: f"Unknown filter {name!r}. Allowed: {', '.join(sorted(FILTERS))}, cf_<key>."}
+                {name: f"Unknown filter {name!r}. Allowed: {', '.join(sorted(fields))}, cf_<key>."}
             )
-        if not values:
-            continue
-        value = values[0]
-        if name == "q":
-            from rapport.customers import search
-
-            # Every match, as the global search matches (exact, else corrected words), so
-            # the count is honest and the pages go through all of them.
-            queryset = search.matches(queryset, search_plan(actor, value), value)
-        elif name == "kind":
-            if value not in CustomerKind.values:
-                raise ValidationError({name: "Use person or organization."})
-            queryset = queryset.filter(kind=value)
-        elif name == "lifecycle_stage":
-            queryset = queryset.filter(lifecycle_stage__in=values)
-        elif name == "owner":
-            if value == "me":
-                queryset = queryset.filter(owner_id=actor.pk)
-            elif value == "none":
-                queryset = queryset.filter(owner__isnull=True)
-            else:
-                queryset = queryset.filter(owner_id=_id(name, value))
-        elif name == "team":
-            queryset = queryset.filter(team_id=_id(name, value))
-        elif name == "tag":
-            for tag in values:
-                queryset = queryset.filter(tags__name=tag.lower())
-        elif name == "country":
-            queryset = queryset.filter(country=value.upper())
-        elif name in {"city", "source", "language", "industry"}:
-            queryset = queryset.filter(**{f"{name}__iexact": value})
-        elif name == "email":
-            queryset = queryset.filter(emails__email=value.strip().lower()).distinct()
-        elif name == "phone":
-            try:
-                e164 = normalize.normalize_phone(value)
-            except ValidationError as exc:
-                raise ValidationError({name: exc.messages}) from exc
-            queryset = queryset.filter(phones__e164=e164).distinct()
-        elif name == "external_id":
-            queryset = queryset.filter(external_id=value)
-        elif name in {"first_name", "last_name", "organization_name", "job_title", "website"}:
-            queryset = queryset.filter(**{f"{name}__icontains": value})
-        elif name == "birth_date_after":
-            queryset = queryset.filter(birth_date__gte=_date(name, value))
-        elif name == "birth_date_before":
-            queryset = queryset.filter(birth_date__lt=_date(name, value))
-        elif name == "organization":
-            queryset = queryset.filter(affiliations__organization_id=_id(name, value))
-        elif name == "created_after":
-            queryset = queryset.filter(created_at__date__gte=_date(name, value))
-        elif name == "created_before":
-            queryset = queryset.filter(created_at__date__lt=_date(name, value))
-        elif name == "updated_after":
-            queryset = queryset.filter(updated_at__date__gte=_date(name, value))
-        elif name == "stage_changed_after":
-            queryset = queryset.filter(lifecycle_changed_at__date__gte=_date(name, value))
-        elif name == "has_email":
-            queryset = (
-                queryset.exclude(primary_email="")
-                if _yes_no(name, value)
-                else queryset.filter(primary_email="")
-            )
-        elif name == "quality_below":
-            queryset = queryset.filter(quality_score__lt=_int(name, value))
-        elif name == "quality_issue":
-            queryset = with_quality_issue(queryset, values)
-        elif name == "has_phone":
-            queryset = (
-                queryset.exclude(primary_phone="")
-                if _yes_no(name, value)
-                else queryset.filter(primary_phone="")
-            )
+        if values:
+            queryset = fields[name].apply(queryset, values, actor=actor)
     return queryset
+
+
+# --- the customer segment fields (what apply_filters compiles each filter to) ----------
+
+Apply = Callable[..., QuerySet[Customer]]
+
+
+def _first(lookup: str, parse: Callable[[str, str], Any] | None = None) -> Apply:
+    """Filter `lookup` by the first value, parsed by `parse(name, value)` when given."""
+
+    def apply(queryset: QuerySet[Customer], values: list[str], *, actor: Any) -> QuerySet[Customer]:
+        value = values[0]
+        return queryset.filter(**{lookup: parse(lookup, value) if parse else value})
+
+    return apply
+
+
+def _named(name: str, parse: Callable[[str, str], Any]) -> Callable[[str, str], Any]:
+    # Errors name the public filter, not the ORM lookup.
+    return lambda _lookup, value: parse(name, value)
+
+
+def _search(queryset: QuerySet[Customer], values: list[str], *, actor: Any) -> QuerySet[Customer]:
+    # Every match, as the global search matches (exact, else corrected words), so the
+    # count is honest and the pages go through all of them.
+    return search.matches(queryset, search_plan(actor, values[0]), values[0])
+
+
+def _kind(queryset: QuerySet[Customer], values: list[str], *, actor: Any) -> QuerySet[Customer]:
+    if values[0] not in CustomerKind.values:
+        raise ValidationError({"kind": "Use person or organization."})
+    return queryset.filter(kind=values[0])
+
+
+def _stages(queryset: QuerySet[Customer], values: list[str], *, actor: Any) -> QuerySet[Customer]:
+    return queryset.filter(lifecycle_stage__in=values)
+
+
+def _owner(queryset: QuerySet[Customer], values: list[str], *, actor: Any) -> QuerySet[Customer]:
+    value = values[0]
+    if value == "me":
+        return queryset.filter(owner_id=actor.pk)
+    if value == "none":
+        return queryset.filter(owner__isnull=True)
+    return queryset.filter(owner_id=_id("owner", value))
+
+
+def _tags(queryset: QuerySet[Customer], values: list[str], *, actor: Any) -> QuerySet[Customer]:
+    for tag in values:
+        queryset = queryset.filter(tags__name=tag.lower())
+    return queryset
+
+
+def _country(queryset: QuerySet[Customer], values: list[str], *, actor: Any) -> QuerySet[Customer]:
+    return queryset.filter(country=values[0].upper())
+
+
+def _email(queryset: QuerySet[Customer], values: list[str], *, actor: Any) -> QuerySet[Customer]:
+    return queryset.filter(emails__email=values[0].strip().lower()).distinct()
+
+
+def _phone(queryset: QuerySet[Customer], values: list[str], *, actor: Any) -> QuerySet[Customer]:
+    try:
+        e164 = normalize.normalize_phone(values[0])
+    except ValidationError as exc:
+        raise ValidationError({"phone": exc.messages}) from exc
+    return queryset.filter(phones__e164=e164).distinct()
+
+
+def _has(column: str, name: str) -> Apply:
+    def apply(queryset: QuerySet[Customer], values: list[str], *, actor: Any) -> QuerySet[Customer]:
+        if _yes_no(name, values[0]):
+            return queryset.exclude(**{column: ""})
+        return queryset.filter(**{column: ""})
+
+    return apply
+
+
+def _quality_issue(
+    queryset: QuerySet[Customer], values: list[str], *, actor: Any
+) -> QuerySet[Customer]:
+    return with_quality_issue(queryset, values)
+
+
+def _segment_fields() -> list[tuple[str, str, tuple[str, ...], Apply, str]]:
+    """(name, type, operators, apply, lookup) of each customer filter, in FILTERS' order."""
+    date = _named
+    fields: list[tuple[str, str, tuple[str, ...], Apply, str]] = [
+        ("q", "search", ("match",), _search, ""),
+        ("kind", "choice", ("eq",), _kind, "kind"),
+        ("lifecycle_stage", "choice", ("in",), _stages, "lifecycle_stage__in"),
+        ("owner", "id", ("eq",), _owner, "owner_id"),
+        ("team", "id", ("eq",), _first("team_id", _named("team", _id)), "team_id"),
+        ("tag", "tag", ("all",), _tags, "tags__name"),
+        ("country", "choice", ("eq",), _country, "country"),
+    ]
+    fields += [
+        (name, "text", ("iexact",), _first(f"{name}__iexact"), f"{name}__iexact")
+        for name in ("city", "source", "language", "industry")
+    ]
+    fields += [
+        ("email", "text", ("eq",), _email, "emails__email"),
+        ("phone", "text", ("eq",), _phone, "phones__e164"),
+        ("external_id", "text", ("eq",), _first("external_id"), "external_id"),
+    ]
+    fields += [
+        (name, "text", ("contains",), _first(f"{name}__icontains"), f"{name}__icontains")
+        for name in ("first_name", "last_name", "organization_name", "job_title", "website")
+    ]
+    for name, lookup, operator in (
+        ("birth_date_after", "birth_date__gte", "gte"),
+        ("birth_date_before", "birth_date__lt", "lt"),
+    ):
+        fields.append((name, "date", (operator,), _first(lookup, date(name, _date)), lookup))
+    organization = "affiliations__organization_id"
+    fields.append(
+        ("organization", "id", ("eq",), _first(organization, _named("organization", _id)), "")
+    )
+    for name, lookup, operator in (
+        ("created_after", "created_at__date__gte", "gte"),
+        ("created_before", "created_at__date__lt", "lt"),
+        ("updated_after", "updated_at__date__gte", "gte"),
+        ("stage_changed_after", "lifecycle_changed_at__date__gte", "gte"),
+    ):
+        fields.append((name, "date", (operator,), _first(lookup, date(name, _date)), lookup))
+    fields += [
+        ("has_email", "boolean", ("eq",), _has("primary_email", "has_email"), ""),
+        ("has_phone", "boolean", ("eq",), _has("primary_phone", "has_phone"), ""),
+        (
+            "quality_below",
+            "number",
+            ("lt",),
+            _first("quality_score__lt", _named("quality_below", _int)),
+            "quality_score__lt",
+        ),
+        ("quality_issue", "choice", ("in",), _quality_issue, ""),
+    ]
+    return fields
+
+
+def register_segment_fields() -> None:
+    """The customer list's filters as segment fields (from the app's ready())."""
+    for name, kind, operators, apply, lookup in _segment_fields():
+        registry.add_segment_field(
+            registry.SegmentField(
+                object_type=CUSTOMER_TYPE,
+                name=name,
+                label=FILTERS[name],
+                type=kind,
+                operators=operators,
+                apply=apply,
+                lookup=lookup,
+            )
+        )
 
 
 def with_quality_issue(queryset: QuerySet[Customer], names: Iterable[str]) -> QuerySet[Customer]:
@@ -415,8 +504,6 @@ def _relevance_page(
     or [1, sort_name, id] in the rest. `walk`: more match than the count's cap, so SQLite
     reads the rest through the name index (see customer_page) instead of sorting every
     match (12,500 for a common surname at 100k customers)."""
-    from rapport.customers import search
-
     queryset = with_list_columns(customer_list(actor=actor, filters=filters))
     found = search_plan(actor, query)
     ranked = [c.pk for c in search.ranked(actor=actor, query=query, found=found)]
@@ -738,6 +825,14 @@ def custom_field_definitions(*, include_inactive: bool = False) -> QuerySet[Cust
     return qs if include_inactive else qs.filter(is_active=True)
 
 
+def choice_label(field: str, value: Any) -> Any:
+    """How a customer field's stored `value` reads (its choice's label, if it has choices)."""
+    model_field: Any = Customer._meta.get_field(field)
+    if getattr(model_field, "choices", None):
+        return dict(model_field.flatchoices).get(value, value)
+    return value
+
+
 def tag_names() -> list[str]:
     return list(Tag.objects.order_by("name").values_list("name", flat=True)[:500])
 
@@ -807,4 +902,25 @@ def saved_views(*, actor: Any) -> QuerySet[Any]:
         SavedView.objects.filter(object_type=CUSTOMER_TYPE)
         .filter(Q(owner_id=actor.pk) | Q(is_shared=True))
         .order_by("name")
+    )
+
+
+def search_results(*, actor: Any, query: str, limit: int = 25) -> SearchResults:
+    """The search page's customers: the best `limit`, how many match in all (as the
+    customer list counts them: exact up to its cap) and the list of all of them."""
+    found = search.plan(actor=actor, query=query)
+    hits = [
+        search.customer_hit(c) for c in search.ranked(actor=actor, query=query, found=found)[:limit]
+    ]
+    count = (
+        capped_count(search.matches(customer_list(actor=actor), found, query))
+        if found.ids
+        else CappedCount(0, more=False)
+    )
+    return SearchResults(
+        label="customers",
+        label_one="customer",
+        hits=hits,
+        total=str(count),
+        see_all_url=reverse("customers:list") + "?" + urlencode({"q": query}),
     )

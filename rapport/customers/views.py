@@ -5,6 +5,8 @@ selector and render; every rule lives in services and selectors."""
 
 from __future__ import annotations
 
+import dataclasses
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,6 +23,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from rapport.core import humanize, registry
 from rapport.core.errors import Conflict
 from rapport.core.http import AuthedRequest
+from rapport.core.listing import Column, EmptyState, Listing, ListPage
+from rapport.core.pagination import Page
 from rapport.core.permissions import can
 from rapport.core.widgets import DateInput
 from rapport.customers import quality, selectors, services, timeline
@@ -55,6 +59,7 @@ from rapport.customers.models import (
     LifecycleStage,
     Relationship,
 )
+from rapport.identity import selectors as identity_selectors
 
 CUSTOMER_TYPE = "customers.customer"
 # Pages of the import/export app (dataquality), linked by path: customers sits below it.
@@ -63,13 +68,7 @@ IMPORT_URL = "/imports/new/"
 
 
 def _owners_and_teams() -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
-    from rapport.identity.models import Team, User
-
-    owners = [
-        (u.pk, str(u)) for u in User.objects.filter(is_active=True).order_by("full_name")[:500]
-    ]
-    teams = [(t.pk, t.name) for t in Team.objects.order_by("name")]
-    return owners, teams
+    return identity_selectors.assignee_choices()
 
 
 def _list_params(request: AuthedRequest) -> QueryDict:
@@ -95,67 +94,133 @@ def _filters_only(params: QueryDict) -> dict[str, Any]:
     }
 
 
-@login_required
-def customer_list(request: AuthedRequest) -> HttpResponse:
-    params = _list_params(request)
-    filters = _filters_only(params)
-    sort = params.get("sort") or selectors.default_sort(filters)
-    try:
-        page_size = int(params.get("page_size") or 50)
-    except ValueError:
-        page_size = 50
-    page_size = page_size if page_size in selectors.PAGE_SIZES else 50
-    error = None
-    try:
-        # The count first: it tells the page how to read its rows (see customer_page).
-        count = selectors.capped_count(selectors.customer_list(actor=request.user, filters=filters))
-        page = selectors.customer_page(
-            actor=request.user,
-            filters=filters,
-            sort=sort,
-            cursor=params.get("cursor"),
-            limit=page_size,
-            matches=count,
-        )
-    except ValidationError as exc:
-        error = "; ".join(
-            m for msgs in getattr(exc, "message_dict", {"": exc.messages}).values() for m in msgs
-        )
-        page, count = None, None
-    status = 400 if error else 200
-    base = params.copy()
-    base.pop("cursor", None)
-    next_url = None
-    if page is not None and page.next_cursor:
-        nxt = base.copy()
-        nxt["cursor"] = page.next_cursor
-        next_url = "?" + nxt.urlencode()
-    saved_views, columns = selectors.saved_views_and_columns(actor=request.user)
-    headers = []
-    for column, label, key in selectors.LIST_COLUMNS:
-        if column not in columns:
-            continue
-        if key is None:
-            headers.append({"label": label, "url": None, "state": "", "column": column})
-            continue
-        toggled = base.copy()
-        toggled.pop("view", None)
-        current = sort.lstrip("-") == key
-        descending = sort.startswith("-")
-        toggled["sort"] = f"-{key}" if current and not descending else key
-        headers.append(
-            {
-                "label": label,
-                "url": "?" + toggled.urlencode(),
-                "state": ("descending" if descending else "ascending") if current else "",
-                "column": column,
-            }
-        )
-    export_query = urlencode(
-        [("object_type", CUSTOMER_TYPE)] + [(k, v) for k, vs in filters.items() for v in vs]
+# Filters behind "More filters": the fold opens when one of them is set.
+MORE_FILTERS = frozenset(
+    [
+        "team",
+        "city",
+        "source",
+        "created_after",
+        "created_before",
+        "has_email",
+        "quality_below",
+        "quality_issue",
+    ]
+)
+
+
+class CustomerList(ListPage):
+    """The customer list: filters over every customer attribute, saved views, a column
+    chooser and bulk actions, on core's generic list page."""
+
+    model = Customer
+    template = "customers/list.html"
+    page_sizes = selectors.PAGE_SIZES
+    default_page_size = 50
+    # A bad filter, sort or cursor shows no rows and says why (400): the list would
+    # otherwise look filtered by something it is not.
+    on_bad_request = "error"
+    header_drops = ("view",)  # a re-sorted saved view is no longer that view
+    empty = EmptyState(
+        icon="users",
+        title="No customers yet",
+        text="Add your first person or organization, or import a CSV or Excel file of "
+        "contacts. Every e-mail, call, order and note about them will land on one timeline.",
+        action_label="Add a person",
     )
-    owners, teams = _owners_and_teams()
-    choice_fields = []
+    empty_filtered = EmptyState(
+        icon="search",
+        title="No customer matches these filters",
+        text="Try fewer filters or a different search; the count above covers only the "
+        "customers you may see.",
+        action_label="Clear the filters",
+    )
+
+    def check_access(self) -> None:
+        """Nothing to refuse: the selectors narrow the rows to the user's record scope."""
+
+    def params(self) -> QueryDict:
+        return _list_params(self.request)
+
+    def make_form(self, params: QueryDict) -> None:
+        return None
+
+    def filters(self, params: QueryDict, form: Any) -> dict[str, Any]:
+        return _filters_only(params)
+
+    def sort_default(self, data: dict[str, Any], params: QueryDict) -> str:
+        return selectors.default_sort(data)
+
+    def visible_columns(self) -> list[Column]:
+        return [
+            Column(label, key=column, sort=key)
+            for column, label, key in selectors.LIST_COLUMNS
+            if column in self.saved[1]
+        ]
+
+    def read(
+        self, *, data: dict[str, Any], sort: str, cursor: str | None, limit: int
+    ) -> Page[Customer]:
+        user = self.request.user
+        # The count first: it tells the page how to read its rows (see customer_page).
+        self.count = selectors.capped_count(selectors.customer_list(actor=user, filters=data))
+        return selectors.customer_page(
+            actor=user, filters=data, sort=sort, cursor=cursor, limit=limit, matches=self.count
+        )
+
+    def export_url(self, data: dict[str, Any], params: QueryDict) -> str:
+        pairs = [("object_type", CUSTOMER_TYPE)] + [(k, v) for k, vs in data.items() for v in vs]
+        return EXPORT_URL + "?" + urlencode(pairs)
+
+    def empty_state(self, filtered: bool) -> EmptyState:
+        state = super().empty_state(filtered)
+        url = (
+            reverse("customers:list") if filtered else reverse("customers:create", args=["person"])
+        )
+        return dataclasses.replace(state, action_url=url)
+
+    @cached_property
+    def saved(self) -> tuple[Any, list[str]]:
+        """The user's saved views and chosen columns (one query)."""
+        return selectors.saved_views_and_columns(actor=self.request.user)
+
+    def extra_context(self, listing: Listing, data: dict[str, Any]) -> dict[str, Any]:
+        params = self.query
+        saved_views, columns = self.saved
+        owners, teams = _owners_and_teams()
+        choice_fields = _choice_filters(params)
+        return {
+            "count": getattr(self, "count", None) if listing.page is not None else None,
+            "params": params,
+            "filters": data,
+            "has_filters": listing.filtered,
+            "headers": listing.headers,
+            "export_url": listing.export_url,
+            "import_url": IMPORT_URL,
+            "stages": LifecycleStage.choices,
+            "kinds": CustomerKind.choices,
+            "owners": owners,
+            "teams": teams,
+            "tags": selectors.tag_names(),
+            "choice_fields": choice_fields,
+            "quality_issues": [(info.key, info.label) for info in quality.ISSUES],
+            "more_filters_open": any(params.get(k) for k in MORE_FILTERS)
+            or any(f["active"] for f in choice_fields),
+            "saved_views": saved_views,
+            "columns": columns,
+            "column_choices": [(c, label) for c, label, _ in selectors.LIST_COLUMNS if c != "name"],
+            "current_view": params.get("view", ""),
+            "can_create": can(self.request.user, "create", Customer),
+            "can_edit": can(self.request.user, "edit", Customer),
+            "can_delete": can(self.request.user, "delete", Customer),
+            "can_export": can(self.request.user, "export", Customer),
+            "query_string": listing.query_string,
+        }
+
+
+def _choice_filters(params: QueryDict) -> list[dict[str, Any]]:
+    """The custom fields with a fixed set of values, as filter selects."""
+    fields = []
     for d in selectors.custom_field_definitions():
         if d.field_type == CustomFieldType.BOOLEAN:
             options = [("yes", "Yes"), ("no", "No")]
@@ -164,7 +229,7 @@ def customer_list(request: AuthedRequest) -> HttpResponse:
         else:
             continue
         chosen = params.get(f"cf_{d.key}", "")
-        choice_fields.append(
+        fields.append(
             {
                 "name": f"cf_{d.key}",
                 "label": d.label,
@@ -172,52 +237,10 @@ def customer_list(request: AuthedRequest) -> HttpResponse:
                 "active": bool(chosen),
             }
         )
-    context = {
-        "page": page,
-        "count": count,
-        "error": error,
-        "params": params,
-        "filters": filters,
-        "has_filters": bool(filters),
-        "headers": headers,
-        "next_url": next_url,
-        "first_url": ("?" + base.urlencode()) if params.get("cursor") else None,
-        "export_url": EXPORT_URL + "?" + export_query,
-        "import_url": IMPORT_URL,
-        "stages": LifecycleStage.choices,
-        "kinds": CustomerKind.choices,
-        "owners": owners,
-        "teams": teams,
-        "tags": selectors.tag_names(),
-        "choice_fields": choice_fields,
-        "quality_issues": [(info.key, info.label) for info in quality.ISSUES],
-        "more_filters_open": any(
-            params.get(k)
-            for k in (
-                "team",
-                "city",
-                "source",
-                "created_after",
-                "created_before",
-                "has_email",
-                "quality_below",
-                "quality_issue",
-            )
-        )
-        or any(f["active"] for f in choice_fields),
-        "saved_views": saved_views,
-        "columns": columns,
-        "column_choices": [(c, label) for c, label, _ in selectors.LIST_COLUMNS if c != "name"],
-        "current_view": params.get("view", ""),
-        "can_create": can(request.user, "create", Customer),
-        "can_edit": can(request.user, "edit", Customer),
-        "can_delete": can(request.user, "delete", Customer),
-        "can_export": can(request.user, "export", Customer),
-        "page_size": page_size,
-        "page_sizes": selectors.PAGE_SIZES,
-        "query_string": base.urlencode(),
-    }
-    return render(request, "customers/list.html", context, status=status)
+    return fields
+
+
+customer_list = CustomerList.as_view()
 
 
 @login_required

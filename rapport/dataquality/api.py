@@ -17,7 +17,7 @@ from ninja import Router, Schema
 
 from rapport.core.models import Job
 from rapport.core.permissions import require
-from rapport.customers.models import Customer
+from rapport.customers.selectors import CUSTOMER_TYPE
 from rapport.dataquality import selectors
 from rapport.dataquality.models import ImportRun
 from rapport.identity.http import UserRequest
@@ -102,5 +102,5 @@ def import_payload(run: ImportRun) -> dict[str, Any]:
 @router.get("/imports/{run_id}", response=ImportOut, summary="An import")
 def get_import(request: UserRequest, run_id: uuid.UUID) -> dict[str, Any]:
     actor: Any = request.user
-    require(actor, "view", Customer)
+    require(actor, "view", CUSTOMER_TYPE)
     return import_payload(selectors.import_run_for(actor=actor, run_id=run_id))

@@ -12,9 +12,17 @@ class DataQualityConfig(AppConfig):
 
     def ready(self) -> None:
         from rapport.core import registry, scheduler
-        from rapport.dataquality import gdpr
+        from rapport.dataquality import gdpr, tasks
 
         gdpr.register()
+        registry.add_tasks(
+            "dataquality",
+            tasks.import_file,
+            tasks.export_file,
+            tasks.report_job,
+            tasks.cleanse_job,
+            tasks.rescore_job,
+        )
 
         registry.add_nav(
             registry.NavItem(

@@ -18,15 +18,15 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import ngettext
 
+from rapport.core import registry
 from rapport.core.jobs import Progress, job_create, run_job
 from rapport.core.models import Job, JobStatus
-from rapport.core.permissions import acting_user, can, require
+from rapport.core.permissions import acting_user, can, require, system_actor
 from rapport.customers import quality
 from rapport.customers import selectors as customer_selectors
 from rapport.customers import services as customer_services
 from rapport.customers.models import Customer
 from rapport.dataquality import selectors
-from rapport.dataquality.exporting import system_actor
 
 CLEANSE_JOB_KIND = "dataquality.cleanse"
 RESCORE_JOB_KIND = "customers.quality_rescore"
@@ -182,8 +182,6 @@ def rescore_execute(job: Job, progress: Progress) -> dict[str, Any]:
 
 def _enqueue_after_commit(task_name: str, job: Job) -> None:
     def enqueue() -> None:
-        from rapport.dataquality import tasks
-
-        getattr(tasks, task_name).enqueue(job_id=str(job.pk))
+        registry.enqueue(f"dataquality.{task_name}", job_id=str(job.pk))
 
     transaction.on_commit(enqueue)

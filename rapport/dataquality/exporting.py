@@ -22,7 +22,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.utils.translation import ngettext
 
-from rapport.core import audit, spreadsheets
+from rapport.core import audit, registry, spreadsheets
 from rapport.core.jobs import Progress, job_create
 from rapport.core.models import AuditAction, AuditLogEntry, Job
 from rapport.core.permissions import SystemActor, system_actor  # noqa: F401  (re-exported)
@@ -349,7 +349,6 @@ def export_start(*, actor: Any, object_type: str, filters: dict[str, str], file_
     from django.db import transaction
 
     from rapport.core.permissions import can
-    from rapport.dataquality import tasks
 
     if object_type != CUSTOMER_TYPE:
         raise ValidationError({"object_type": "Only customers can be exported for now."})
@@ -367,7 +366,7 @@ def export_start(*, actor: Any, object_type: str, filters: dict[str, str], file_
         title=f"Export customers ({file_format.upper()})",
         params={"object_type": object_type, "filters": clean, "format": file_format},
     )
-    transaction.on_commit(lambda: tasks.export_file.enqueue(job_id=str(job.pk)))
+    transaction.on_commit(lambda: registry.enqueue("dataquality.export_file", job_id=str(job.pk)))
     return job
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 
+from rapport.core import registry
 from rapport.dataquality.mapping import field_choices
 from rapport.dataquality.models import ImportMapping, ImportObjectType, UpsertBy
 
@@ -59,7 +60,7 @@ class MappingForm(forms.Form):
         self.fields["saved"].queryset = ImportMapping.objects.filter(  # type: ignore[attr-defined]
             owner=owner, object_type=object_type
         )
-        if object_type == "orders":
+        if not registry.import_target(object_type).upsert_by:
             del self.fields["upsert_by"]
         self.column_fields = []
         for i, header in enumerate(headers):

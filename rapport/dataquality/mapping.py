@@ -1,6 +1,7 @@
 """Column mapping: which file column feeds which field, suggested from the headers.
 
-A mapping is {file column: field}. Fields are the names in CONTACT_FIELDS/ORDER_FIELDS or
+A mapping is {file column: field}. Fields are the names the import target declares
+(`core.registry.ImportTarget.fields`, registered by the app that owns the records) or
 `cf:<key>` for a custom field; an empty field means "ignore this column".
 """
 
@@ -11,44 +12,10 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
+from rapport.core import registry
 from rapport.customers.models import CustomFieldDefinition
 
 CUSTOMER_TYPE = "customers.customer"
-
-CONTACT_FIELDS: dict[str, str] = {
-    "external_id": "External ID",
-    # The `id` column of a Rapport export: matches the record it came from (never creates).
-    "rapport_id": "Rapport ID (of an export)",
-    "first_name": "First name",
-    "last_name": "Last name",
-    "email": "E-mail",
-    "phone": "Phone",
-    "organization": "Organization",
-    # A Rapport export's `kind`: on an organization's row `organization` is its own name.
-    "kind": "Kind (person or organization)",
-    "birth_date": "Birth date",
-    "address_line1": "Address line 1",
-    "address_line2": "Address line 2",
-    "city": "City",
-    "postcode": "Postcode",
-    "region": "Region",
-    "country": "Country",
-    "tags": "Tags",
-}
-
-ORDER_FIELDS: dict[str, str] = {
-    "external_id": "Order external ID",
-    "customer_external_id": "Customer external ID",
-    "ordered_at": "Ordered at",
-    "total": "Total",
-    "currency": "Currency",
-    "status": "Status",
-    "channel": "Channel",
-    "sku": "SKU",
-    "quantity": "Quantity",
-    "unit_price": "Unit price",
-}
-ORDER_REQUIRED = ("external_id", "customer_external_id", "ordered_at", "total", "currency")
 
 # Other spellings seen in exports from other tools.
 _ALIASES: dict[str, str] = {
@@ -106,9 +73,9 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.strip().lower()).strip("_")
 
 
-def custom_field_keys(object_type: str = "contacts") -> dict[str, str]:
-    """{key: label} of the active custom fields that contacts can import into."""
-    if object_type != "contacts":
+def custom_field_keys(object_type: str) -> dict[str, str]:
+    """{key: label} of the active custom fields the target's files can import into."""
+    if not registry.import_target(object_type).custom_fields:
         return {}
     return dict(
         CustomFieldDefinition.objects.filter(object_type=CUSTOMER_TYPE, is_active=True)
@@ -119,9 +86,7 @@ def custom_field_keys(object_type: str = "contacts") -> dict[str, str]:
 
 def field_choices(object_type: str) -> dict[str, str]:
     """Every field a column can map to: {field: label}."""
-    if object_type == "orders":
-        return dict(ORDER_FIELDS)
-    choices = dict(CONTACT_FIELDS)
+    choices = dict(registry.import_target(object_type).fields)
     for key, label in custom_field_keys(object_type).items():
         choices[f"cf:{key}"] = f"{label} (custom field)"
     return choices
@@ -241,16 +206,16 @@ def resolve(mapping: dict[str, str], headers: list[str], object_type: str) -> Re
         if field in positions:
             raise MappingError(f"Two columns are mapped to the field {field!r}.")
         positions[field] = index[key]
-    if object_type == "orders":
-        missing = [f for f in ORDER_REQUIRED if f not in positions]
-        if missing:
-            raise MappingError(
-                f"An orders file needs the columns: {', '.join(missing)}."
-                + _map_hint(headers, choices)
-            )
-    elif not positions:
+    target = registry.import_target(object_type)
+    missing = [f for f in target.required if f not in positions]
+    if missing:
         raise MappingError(
-            "No column of the file maps to a contact field." + _map_hint(headers, choices)
+            f"An {target.object_type} file needs the columns: {', '.join(missing)}."
+            + _map_hint(headers, choices)
+        )
+    if not positions:
+        raise MappingError(
+            f"No column of the file maps to a {target.noun} field." + _map_hint(headers, choices)
         )
     mapped = set(positions.values())
     ignored = [h for i, h in enumerate(headers) if h and i not in mapped]

@@ -1,12 +1,12 @@
 """Orders import: one row per order line; consecutive rows sharing an order external_id
-form one order. Parsing, validation and grouping live here; the write is the commerce
-app's `orders_bulk_upsert` (called through `_bulk_upsert`, the one seam to commerce)."""
+form one order. Parsing, validation and grouping live here; the write is the orders
+target's `write_batch` (`core.registry.ImportTarget`, registered by commerce), so this
+module never imports commerce."""
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
-import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,10 +17,11 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from rapport.core import registry
+from rapport.core.permissions import system_actor
 from rapport.customers import normalize
 from rapport.customers.models import Customer
 from rapport.customers.selectors import follow_merges
-from rapport.dataquality.exporting import system_actor
 from rapport.dataquality.importing import ImportResult, RowError
 from rapport.dataquality.mapping import ResolvedMapping
 from rapport.dataquality.models import ImportRowError, ImportRun
@@ -29,54 +30,36 @@ BATCH_ROWS = 2000
 
 
 class OrdersUnavailable(RuntimeError):
-    """The commerce app (orders) is not installed in this deployment yet."""
+    """No installed app writes orders (commerce registers the orders import target)."""
 
 
-def _commerce() -> Any:
-    """The commerce services module (its `orders_bulk_upsert`, `OrderRow`, `LineInput`
-    contract), looked up at run time so this app works before commerce is installed."""
-    try:
-        services = importlib.import_module("rapport.commerce.services")
-    except ImportError as exc:
-        raise OrdersUnavailable(
-            "Importing orders needs the commerce app, which is not installed yet."
-        ) from exc
-    if not all(hasattr(services, n) for n in ("orders_bulk_upsert", "OrderRow", "LineInput")):
-        raise OrdersUnavailable("The commerce app has no orders_bulk_upsert yet.")
-    return services
-
-
-def _bulk_upsert() -> Callable[..., Any]:
-    services = _commerce()
-    fn: Callable[..., Any] = services.orders_bulk_upsert
-    return fn
-
-
-def to_order_row(order: OrderIn) -> Any:
-    """Our parsed order as commerce's OrderRow (lines grouped; `row` = its first row)."""
-    services = _commerce()
-    extra: dict[str, Any] = {}
-    if order.status:
-        extra["status"] = order.status
-    if order.channel:
-        extra["channel"] = order.channel
-    return services.OrderRow(
-        external_id=order.external_id,
-        customer_id=order.customer_id,
-        ordered_at=order.ordered_at,
-        currency=order.currency,
-        total=order.total,
-        row=order.rows[0],
-        lines=[
-            services.LineInput(
-                quantity=line.quantity,
-                sku=line.sku,
-                **({"unit_price": line.unit_price} if line.unit_price is not None else {}),
-            )
+def to_record(order: OrderIn) -> dict[str, Any]:
+    """Our parsed order as the record the target's `write_batch` takes: its fields, its
+    lines grouped, `row` = its first file row."""
+    return {
+        "external_id": order.external_id,
+        "customer_id": order.customer_id,
+        "ordered_at": order.ordered_at,
+        "currency": order.currency,
+        "total": order.total,
+        "status": order.status,
+        "channel": order.channel,
+        "row": order.rows[0],
+        "lines": [
+            {"quantity": line.quantity, "sku": line.sku, "unit_price": line.unit_price}
             for line in order.lines
         ],
-        **extra,
-    )
+    }
+
+
+def _write_batch() -> Callable[..., Any]:
+    try:
+        write = registry.import_target("orders").write_batch
+    except LookupError:
+        write = None
+    if write is None:
+        raise OrdersUnavailable("Importing orders needs the commerce app, which is not installed.")
+    return write
 
 
 @dataclass
@@ -152,7 +135,7 @@ class OrderImporter:
             self.result.created, self.result.updated = run.created, run.updated
             self.result.unchanged = run.unchanged
             self.result.failed, self.result.rows = run.failed, run.rows_committed
-        self.upsert = None if dry_run else _bulk_upsert()
+        self.upsert = None if dry_run else _write_batch()
 
     def _parse(self, number: int, cells: list[str]) -> tuple[dict[str, Any], list[RowError]]:
         errors: list[RowError] = []
@@ -296,7 +279,7 @@ class OrderImporter:
                 if ready:
                     outcome = self.upsert(
                         actor=self.actor if self.actor is not None else system_actor(),
-                        rows=[to_order_row(o) for o in ready],
+                        records=[to_record(o) for o in ready],
                     )
                     created = int(outcome.created)
                     updated = int(outcome.updated)

@@ -27,14 +27,20 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import islice
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # the worker imports the engine only after django.setup()
-    from rapport.dataquality.importing import RowValidator
+from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
 
 Row = tuple[int, list[str]]
+
+
+class RowValidator(Protocol):
+    """What the pool runs in its workers: the importer's picklable row validator
+    (`importing.RowValidator`). A protocol, so the pool does not import the importer that
+    uses it."""
+
+    def validate(self, number: int, cells: list[str]) -> Any: ...
+
 
 _validator: RowValidator | None = None
 

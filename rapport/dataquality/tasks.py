@@ -10,6 +10,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from rapport.core.jobs import run_job
+from rapport.core.permissions import system_actor
 
 
 @task()
@@ -69,6 +70,5 @@ def rescore_scheduled() -> dict[str, Any]:
 def report_scheduled() -> int:
     """The data-quality report of all records, kept at most an hour old."""
     from rapport.dataquality.cleansing import report_now
-    from rapport.dataquality.exporting import system_actor
 
     return report_now(actor=system_actor()).records

@@ -24,7 +24,7 @@ from rapport.core.http import AuthedRequest
 from rapport.core.models import Job
 from rapport.core.permissions import can
 from rapport.customers import selectors as customer_selectors
-from rapport.customers.models import Customer
+from rapport.customers.selectors import CUSTOMER_TYPE
 from rapport.dataquality import cleansing, exporting, selectors, services, sources
 from rapport.dataquality.forms import ExportForm, MappingForm, UploadForm
 from rapport.dataquality.models import ImportMapping, ImportRun, ImportStatus
@@ -50,14 +50,14 @@ def import_list(request: AuthedRequest) -> HttpResponse:
     return render(
         request,
         "dataquality/import_list.html",
-        {"page": page, "can_export": can(request.user, "export", Customer)},
+        {"page": page, "can_export": can(request.user, "export", CUSTOMER_TYPE)},
     )
 
 
 @csrf_exempt  # checked by _import_new, once the upload handler below is in place
 @login_required
 def import_new(request: AuthedRequest) -> HttpResponse:
-    if not can(request.user, "create", Customer):
+    if not can(request.user, "create", CUSTOMER_TYPE):
         raise PermissionDenied("Your role does not allow creating customers.")
     request.upload_handlers = [ImportUploadLimit(request), *request.upload_handlers]
     return _import_new(request)
@@ -161,7 +161,7 @@ def import_run(request: AuthedRequest, run_id: Any) -> HttpResponse:
 
 @login_required
 def export_new(request: AuthedRequest) -> HttpResponse:
-    if not can(request.user, "export", Customer):
+    if not can(request.user, "export", CUSTOMER_TYPE):
         raise PermissionDenied("Your role does not allow exporting customers.")
     object_type = request.GET.get("object_type", "customers.customer")
     filters: dict[str, Any] = {
@@ -219,7 +219,7 @@ def _report_job(request: AuthedRequest) -> Job | None:
 
 @login_required
 def quality_report(request: AuthedRequest) -> HttpResponse:
-    if not can(request.user, "view", Customer):
+    if not can(request.user, "view", CUSTOMER_TYPE):
         raise PermissionDenied("Your role does not allow viewing customers.")
     report, running = selectors.latest_report(actor=request.user)
     inline_limit: int = getattr(settings, "DATA_QUALITY_REPORT_INLINE_LIMIT", 20_000)
@@ -240,7 +240,7 @@ def quality_report(request: AuthedRequest) -> HttpResponse:
         {
             "report": report,
             "job": job,
-            "can_edit": can(request.user, "edit", Customer),
+            "can_edit": can(request.user, "edit", CUSTOMER_TYPE),
             "is_admin": request.user.is_admin,
             "list_url": reverse("customers:list"),
         },

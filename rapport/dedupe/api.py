@@ -17,7 +17,7 @@ from pydantic import ConfigDict
 from rapport.core.api_fields import Id, Int64
 from rapport.core.api_helpers import idempotent, json_response, page_schema
 from rapport.core.permissions import require
-from rapport.customers.models import Customer
+from rapport.customers.selectors import CUSTOMER_TYPE
 from rapport.dedupe import selectors, services
 from rapport.dedupe.models import CustomerMerge, DuplicatePair, PairStatus
 from rapport.dedupe.services import merging
@@ -94,7 +94,7 @@ def _pair(pair: DuplicatePair) -> dict[str, Any]:
 def list_duplicates(request: UserRequest, params: Query[QueueParams]) -> HttpResponse:
     """Open pairs, most likely first, keyset-paginated (`next_cursor`)."""
     actor: Any = request.user
-    require(actor, "view", Customer)
+    require(actor, "view", CUSTOMER_TYPE)
     page = selectors.queue_page(
         actor=request.user,
         cursor=params.cursor,

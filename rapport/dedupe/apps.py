@@ -12,7 +12,9 @@ class DedupeConfig(AppConfig):
 
     def ready(self) -> None:
         from rapport.core import registry, scheduler
-        from rapport.dedupe import demo, gdpr, panels, system_checks
+        from rapport.dedupe import demo, gdpr, panels, system_checks, tasks
+
+        registry.add_tasks("dedupe", tasks.dedupe_full)
 
         # Nightly: retrain and rescore everyone. Hourly: new and changed records only,
         # scored by the saved model (no training).

@@ -19,8 +19,8 @@ from rapport.core.errors import Conflict
 from rapport.core.http import AuthedRequest
 from rapport.core.permissions import can
 from rapport.core.redirects import safe_next
-from rapport.customers.models import Customer, CustomFieldDefinition
-from rapport.customers.selectors import capped_count
+from rapport.customers import selectors as customer_selectors
+from rapport.customers.selectors import CUSTOMER_TYPE, capped_count
 from rapport.dedupe import selectors, services
 from rapport.dedupe.models import (
     CustomerMerge,
@@ -30,6 +30,7 @@ from rapport.dedupe.models import (
     SurvivorshipRule,
 )
 from rapport.dedupe.services import merging
+from rapport.identity import selectors as identity_selectors
 
 SIDES = {"a", "b"}
 
@@ -61,7 +62,7 @@ def _version(value: str | None) -> int | None:
 
 @login_required
 def queue(request: AuthedRequest) -> HttpResponse:
-    if not can(request.user, "view", Customer):
+    if not can(request.user, "view", CUSTOMER_TYPE):
         raise PermissionDenied
     min_probability = _float(request.GET.get("min"), 0.0)
     try:
@@ -134,7 +135,7 @@ def evidence(details: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _compare_context(
-    request: AuthedRequest, a: Customer, b: Customer, pair: DuplicatePair | None
+    request: AuthedRequest, a: Any, b: Any, pair: DuplicatePair | None
 ) -> dict[str, Any]:
     keep = request.GET.get("keep") if request.GET.get("keep") in SIDES else "a"
     rule = request.GET.get("rule") or SurvivorshipRule.MOST_COMPLETE
@@ -142,11 +143,9 @@ def _compare_context(
         rule = SurvivorshipRule.MOST_COMPLETE
     survivor, loser = (a, b) if keep == "a" else (b, a)
     plan = merging.plan_merge(survivor=survivor, loser=loser, rule=rule)
-    custom_labels = dict(
-        CustomFieldDefinition.objects.filter(object_type="customers.customer").values_list(
-            "key", "label"
-        )
-    )
+    custom_labels = {
+        d.key: d.label for d in customer_selectors.custom_field_definitions(include_inactive=True)
+    }
     rows = []
     for field in plan.fields:
         a_value = field.survivor_value if keep == "a" else field.loser_value
@@ -197,17 +196,11 @@ def _shown(name: str, value: Any) -> str:
     if value in (None, ""):
         return ""
     if name in ("owner_id", "team_id"):
-        from rapport.identity.models import Team, User
-
-        model = User if name == "owner_id" else Team
-        found = model.objects.filter(pk=value).first()
-        return str(found) if found else f"#{value}"
+        return identity_selectors.assignee_name(field=name, pk=value) or f"#{value}"
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     if not name.startswith(merging.CUSTOM_PREFIX):
-        field: Any = Customer._meta.get_field(name)
-        if getattr(field, "choices", None):
-            return str(dict(field.flatchoices).get(value, value))
+        return str(customer_selectors.choice_label(name, value))
     return str(value)
 
 
@@ -289,7 +282,7 @@ def merge(request: AuthedRequest) -> HttpResponse:
 
 
 def _merged_message(
-    request: AuthedRequest, done: CustomerMerge, loser: Customer, survivor: Customer, moved: str
+    request: AuthedRequest, done: CustomerMerge, loser: Any, survivor: Any, moved: str
 ) -> str:
     """The success message with its Undo button right in it: the undo is where the reviewer
     is looking, not only in the panel further down the page. The form carries the CSRF

@@ -91,3 +91,20 @@ def roles_for_settings(*, actor: User) -> QuerySet[Role]:
 def role_for_settings(*, actor: User, role_id: int) -> Role:
     _require_admin(actor)
     return Role.objects.prefetch_related("permissions").get(pk=role_id)
+
+
+def assignee_choices() -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """The (id, name) of the active users and of the teams a record can be assigned to,
+    for other apps' filters and forms (which do not import identity's models)."""
+    owners = [
+        (u.pk, str(u)) for u in User.objects.filter(is_active=True).order_by("full_name")[:500]
+    ]
+    teams = [(t.pk, t.name) for t in Team.objects.order_by("name")]
+    return owners, teams
+
+
+def assignee_name(*, field: str, pk: int) -> str | None:
+    """The name of the owner (`field` "owner_id") or team ("team_id") `pk`, None if gone."""
+    model: type[User] | type[Team] = User if field == "owner_id" else Team
+    found = model.objects.filter(pk=pk).first()
+    return str(found) if found else None

@@ -13,9 +13,10 @@ class IntegrationsConfig(AppConfig):
 
         # Importing the consumer registers it with the outbox: events written from now on
         # list "webhooks" among their pending consumers.
-        from rapport.integrations import consumers, gdpr  # noqa: F401
+        from rapport.integrations import consumers, gdpr, tasks  # noqa: F401
 
         gdpr.register()
+        registry.add_tasks("integrations", tasks.send_due_webhooks)
 
         registry.add_nav(
             registry.NavItem(

@@ -18,7 +18,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from rapport.core import audit, events
+from rapport.core import audit, events, registry
 from rapport.core.models import AuditAction, OutboxEvent
 from rapport.core.permissions import require
 from rapport.integrations import outbound
@@ -170,11 +170,10 @@ def endpoint_delete(*, actor: Any, endpoint: WebhookEndpoint) -> None:
 
 def enqueue_sending() -> None:
     """Start the sender after the current transaction commits (the sweep is the backstop)."""
-    from rapport.integrations.tasks import send_due_webhooks
 
     def start() -> None:
         try:
-            send_due_webhooks.enqueue()
+            registry.enqueue("integrations.send_due_webhooks")
         except Exception:
             logger.exception("Could not enqueue the webhook sender; the sweep will send")
 

@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from rapport.commerce import services
 from rapport.commerce.services import LineInput, OrderInput, ShipmentInput
@@ -171,3 +172,33 @@ def test_the_360_timeline_folds_shipment_updates_under_their_order(page, live_se
     folded.first.wait_for(state="visible")
     assert "delivered" in folded.first.inner_text()
     assert page.locator(".value-metrics").count() == 0
+
+
+def test_a_sort_header_swaps_the_results_in_place_and_keeps_the_url(page, live_server) -> None:
+    user = commerce_user()
+    customer = CustomerFactory(owner=user, display_name="Margarethe Lindqvist")
+    for number, price in (("A-1", "5.00"), ("A-2", "50.00"), ("A-3", "20.00")):
+        services.order_create(
+            actor=user,
+            customer=customer,
+            data=OrderInput(
+                currency="EUR",
+                number=number,
+                lines=[LineInput(sku="T", name="Tea", unit_price=price)],
+            ),
+        )
+    _login(page, live_server, user)
+    page.goto(f"{live_server.url}/commerce/orders/")
+    page.wait_for_function("window.htmx !== undefined")
+    page.evaluate("window.stillThisPage = true")  # gone if the click reloads the page
+    page.get_by_role("link", name="Total").click()
+    page.wait_for_url("**/commerce/orders/?sort=total")
+    numbers = page.locator("#list-results tbody td:first-child a")
+    expect(numbers).to_have_text(["A-1", "A-3", "A-2"])
+    # The fragment replaced the results: one results block, one page header.
+    assert page.locator("#list-results").count() == 1
+    assert page.get_by_role("heading", level=1).count() == 1
+    assert page.evaluate("window.stillThisPage") is True
+    page.get_by_role("link", name="Total ▲").click()
+    page.wait_for_url("**/commerce/orders/?sort=-total")
+    expect(numbers).to_have_text(["A-2", "A-3", "A-1"])

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from rapport.core import audit, outbox
+from rapport.core import audit, outbox, registry
 from rapport.core.models import AuditAction
 from rapport.core.permissions import acting_user
 from rapport.customers.models import Customer, CustomerTag, Tag
@@ -216,7 +216,7 @@ def customers_bulk_matching_start(
     actor's rights when it runs, in batches, each its own transaction: a retried or
     resumed job only redoes what is idempotent (tagging, assigning, deleting)."""
     from rapport.core.jobs import job_create
-    from rapport.customers import selectors, tasks
+    from rapport.customers import selectors
 
     _bulk_check(action, tag, owner_id)
     selectors.customer_list(actor=actor, filters=filters).exists()  # bad filters: 400 now
@@ -226,7 +226,7 @@ def customers_bulk_matching_start(
         title=f"{BULK_ACTIONS[action]} every matching customer",
         params={"filters": dict(filters), "action": action, "tag": tag, "owner_id": owner_id},
     )
-    transaction.on_commit(lambda: tasks.bulk_apply.enqueue(job_id=str(job.pk)))
+    transaction.on_commit(lambda: registry.enqueue("customers.bulk_apply", job_id=str(job.pk)))
     return job
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from rapport.core import audit, outbox
+from rapport.core import audit, outbox, registry
 from rapport.core.models import AuditAction
 from rapport.core.permissions import require
 from rapport.customers.models import Customer, CustomerKind
@@ -41,9 +41,7 @@ def customer_export_personal_data(*, actor: Any, customer: Customer) -> Any:
         )
 
     def enqueue() -> None:
-        from rapport.customers.tasks import export_personal_data
-
-        export_personal_data.enqueue(str(job.pk))
+        registry.enqueue("customers.export_personal_data", str(job.pk))
 
     transaction.on_commit(enqueue)
     return job

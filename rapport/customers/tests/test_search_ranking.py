@@ -193,7 +193,7 @@ def test_counts_and_pages_stay_inside_the_record_scope(admin: Any, crowd: Any, t
     )
     names = [c.display_name for c in _all_pages(rep, {"q": "smth"}, selectors.RELEVANCE, 1)]
     assert sorted(names) == ["Jane Smith", "John Smith"]
-    assert search.search_results(actor=rep, query="smith").total == "2"
+    assert selectors.search_results(actor=rep, query="smith").total == "2"
 
 
 def test_past_the_count_cap_the_rest_is_read_through_the_name_index(

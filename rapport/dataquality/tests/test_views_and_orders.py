@@ -15,12 +15,13 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from rapport.commerce.imports import ORDER_FIELDS
 from rapport.core.jobs import Progress
 from rapport.core.models import Job
 from rapport.core.permissions import Scope
 from rapport.customers.models import Customer
 from rapport.dataquality import services
-from rapport.dataquality.mapping import ORDER_FIELDS, resolve
+from rapport.dataquality.mapping import resolve
 from rapport.dataquality.models import ImportRun
 from rapport.dataquality.orders import OrderImporter
 from rapport.identity.tests.factories import UserFactory, user_with

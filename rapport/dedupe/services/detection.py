@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from rapport.core import audit
+from rapport.core import audit, registry
 from rapport.core.models import AuditAction, Job
 from rapport.core.permissions import acting_user, require
 from rapport.customers.models import Customer, CustomerKind
@@ -337,7 +337,6 @@ def external_ids(ids: Iterable[int]) -> dict[int, str]:
 def detection_start(*, actor: Any) -> Job:
     """Queue a full detection run now (admins), as a job the user can watch."""
     from rapport.core.jobs import job_create
-    from rapport.dedupe import tasks
 
     if not getattr(actor, "is_admin", False):
         raise PermissionDenied("Only an administrator may start duplicate detection.")
@@ -347,5 +346,5 @@ def detection_start(*, actor: Any) -> Job:
         title="Duplicate detection (full)",
         params={"threshold": engine.DEFAULT_THRESHOLD},
     )
-    transaction.on_commit(lambda: tasks.dedupe_full.enqueue(job_id=str(job.pk)))
+    transaction.on_commit(lambda: registry.enqueue("dedupe.dedupe_full", job_id=str(job.pk)))
     return job

@@ -32,6 +32,7 @@ from rapport.customers.models import (
 )
 from rapport.customers.services import AddressInput, CustomerInput
 from rapport.customers.tests.factories import organization, person
+from rapport.dedupe import services as dedupe
 from rapport.dedupe import system_checks
 from rapport.dedupe.models import CustomerMerge, DuplicatePair, MergeStatus, PairStatus
 from rapport.dedupe.services import customer_merge, customer_unmerge, plan_merge
@@ -495,3 +496,94 @@ def test_integrations_that_still_send_a_merged_away_external_id_reach_the_surviv
     assert response.status_code == 200, response.content
     assert Customer.objects.get(pk=a.pk).job_title == "Poet"
     assert Customer.objects.get(pk=b.pk).job_title == ""
+
+
+# --- What other code reads of a merge, and its GDPR scrub ---
+
+
+def test_completeness_counts_the_filled_fields_people_care_about(admin) -> None:
+    bare = dedupe.completeness(Customer(kind="person"))  # defaults count (lifecycle stage)
+    named = Customer(kind="person", first_name="Ada", last_name="Lovelace")
+    assert dedupe.completeness(named) == bare + 2
+    fuller = Customer(
+        kind="person",
+        first_name="Ada",
+        last_name="Lovelace",
+        primary_email="ada@example.com",
+        city="London",
+        custom_fields={"tier": "gold", "empty": ""},
+    )
+    assert dedupe.completeness(fuller) == dedupe.completeness(named) + 3
+    # The "most complete" rule prefers the fuller record's values.
+    survivor = person(admin, "Ada", "")
+    loser = person(admin, "Ada", "Lovelace", emails=["ada@example.com"])
+    assert dedupe.completeness(loser) > dedupe.completeness(survivor)
+    assert dedupe.plan_merge(survivor=survivor, loser=loser).preferred == "loser"
+
+
+def test_related_counts_names_the_rows_a_merge_would_move(admin) -> None:
+    ada = person(admin, emails=["ada@example.com", "ada@work.example"], tags=["vip"])
+    for sku in ("A", "B"):
+        commerce.order_create(
+            actor=admin,
+            customer=ada,
+            data=OrderInput(currency="EUR", lines=[LineInput(sku=sku, name="T", unit_price="1")]),
+        )
+    counts = dedupe.related_counts(ada)
+    assert counts["Orders"] == 2
+    assert sum(n for label, n in counts.items() if "mail" in label.lower()) == 2
+    assert "Shipments" not in counts  # they move with their order, not on their own
+    assert all(n > 0 for n in counts.values())
+    assert dedupe.plan_merge(survivor=person(admin, "Grace", "Hopper"), loser=ada).moves == (counts)
+
+
+def test_merge_payload_is_what_the_merged_event_and_the_api_carry(admin) -> None:
+    survivor = person(admin, "Ada", "")
+    loser = person(admin, "Ada", "Lovelace", emails=["ada@example.com"])
+    a, b = sorted([survivor, loser], key=lambda c: c.pk)
+    pair = DuplicatePair.objects.create(
+        customer_a=a, customer_b=b, probability=0.97, match_weight=9
+    )
+    merge = dedupe.customer_merge(actor=admin, survivor=survivor, loser=loser)
+    payload = dedupe.merge_payload(merge)
+    assert payload == {
+        "id": merge.pk,
+        "survivor_id": survivor.pk,
+        "loser_id": loser.pk,
+        "status": MergeStatus.MERGED,
+        "rule": "most_complete",
+        "choices": {},
+        "automatic": False,
+        "changed_fields": sorted(merge.survivor_changes),
+        "moved": merge.summary,
+        "merged_at": merge.merged_at.isoformat(),
+        "undone_at": None,
+        "pair_id": pair.pk,
+    }
+    assert "last_name" in payload["changed_fields"]  # filled from the fuller record
+    event = OutboxEvent.objects.get(type="customer.merged")
+    assert {k: event.data[k] for k in payload} == payload
+    undone = dedupe.customer_unmerge(actor=admin, merge=merge)
+    assert dedupe.merge_payload(undone)["undone_at"] == undone.undone_at.isoformat()
+
+
+def test_scrub_for_erasure_empties_the_merge_history_once_and_forbids_undo(admin) -> None:
+    survivor = person(admin, "Ada", "Lovelace")
+    loser = person(admin, "Ada", "Lovelace", emails=["ada@example.com"])
+    other = dedupe.customer_merge(
+        actor=admin, survivor=person(admin, "Grace", "Hopper"), loser=person(admin, "G", "Hopper")
+    )
+    merge = dedupe.customer_merge(actor=admin, survivor=survivor, loser=loser)
+    assert merge.rows_before or merge.survivor_changes  # what an undo would restore
+
+    assert dedupe.scrub_for_erasure(customer_id=loser.pk) == 1
+
+    merge.refresh_from_db()
+    assert (merge.survivor_changes, merge.loser_changes, merge.choices) == ({}, {}, {})
+    assert (merge.rows_before, merge.rows_deleted) == ([], [])
+    assert merge.erased_at is not None
+    assert (merge.survivor_id, merge.loser_id) == (survivor.pk, loser.pk)  # the fact stays
+    assert dedupe.scrub_for_erasure(customer_id=survivor.pk) == 0  # already scrubbed
+    with pytest.raises(ValidationError, match="erased"):
+        dedupe.customer_unmerge(actor=admin, merge=merge)
+    assert CustomerMerge.objects.get(pk=other.pk).erased_at is None
