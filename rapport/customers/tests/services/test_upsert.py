@@ -13,6 +13,8 @@ from rapport.customers.services.upsert import (
     MATCH_EMAIL,
     ContactRow,
     customers_bulk_upsert,
+    person_template,
+    prepare_created,
 )
 from rapport.customers.tests.factories import person
 
@@ -142,3 +144,12 @@ def test_the_one_primary_rule_is_the_single_record_services_rule():
     assert one_primary([first, second], first) == [first, second]  # both flags changed
     assert (first.is_primary, second.is_primary) == (True, False)
     assert one_primary([first, second]) == []  # already one primary
+
+
+def test_prepare_created_makes_the_new_customers_records_ahead_of_the_write():
+    row = _row(3)
+    prepare_created(row, person_template())
+    assert row.display_name == "Ada Lovelace3" and "ada3@example.com" in row.search_text
+    assert row.event_id and row.quality is not None
+    assert '"last_name":[null,"Lovelace3"]' in row.audit_json.replace(" ", "")
+    assert '"primary_email":"ada3@example.com"' in row.payload_json.replace(" ", "")
