@@ -33,8 +33,8 @@ def seed(rows: int) -> None:
     from django.db import transaction
     from django.utils import timezone
 
+    from rapport.core import bulk
     from rapport.customers.models import Address, Customer, CustomerTag, Tag
-    from rapport.dataquality import bulk
 
     rng = random.Random(7)
     tag = Tag.objects.create(name="vip")

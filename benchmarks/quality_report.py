@@ -27,8 +27,8 @@ def seed(rows: int) -> None:
     from django.db import transaction
     from django.utils import timezone
 
+    from rapport.core import bulk
     from rapport.customers.models import Address, Customer, PhoneNumber
-    from rapport.dataquality import bulk
 
     rng = random.Random(11)
     now = timezone.now()

@@ -35,11 +35,11 @@ from rapport.commerce.services.order_rules import (
     _with_lines,
 )
 from rapport.core import audit, outbox
-from rapport.core.models import AuditAction
-from rapport.core.permissions import acting_user, can
+from rapport.core.models import AuditAction, OutboxEvent
+from rapport.core.permissions import can
 from rapport.customers import selectors as customer_selectors
-from rapport.customers.models import Channel, Customer, Interaction, InteractionKind
-from rapport.customers.schemas import interaction_payload
+from rapport.customers.models import Channel, InteractionKind
+from rapport.customers.services import TimelineEntry, timeline_append_many
 
 
 @dataclass
@@ -250,8 +250,8 @@ def _bulk_upsert_batch(
         return
 
     audit_rows = []
-    events = []
-    status_entries: list[Interaction] = []
+    events: list[OutboxEvent] = []
+    status_entries: list[TimelineEntry] = []
     now = timezone.now()
 
     if to_create:
@@ -275,7 +275,7 @@ def _bulk_upsert_batch(
         lines_by_order: dict[int, list[OrderLine]] = defaultdict(list)
         for line in saved_lines:
             lines_by_order[line.order_id].append(line)
-        interactions = []
+        entries = []
         for order in created:
             order.version = 1
             order.created_at = order.updated_at = now
@@ -292,29 +292,22 @@ def _bulk_upsert_batch(
                 )
             )
             events.append(outbox.build("order.created", order_payload(order), aggregate=order))
-            interactions.append(
-                Interaction(
+            entries.append(
+                TimelineEntry(
                     customer_id=order.customer_id,
                     kind=InteractionKind.ORDER,
                     channel=TIMELINE_CHANNEL.get(order.channel, Channel.SYSTEM),
                     occurred_at=order.ordered_at,
-                    actor=acting_user(actor),
-                    summary=_order_summary(order, lines_by_order[order.pk])[:500],
+                    summary=_order_summary(order, lines_by_order[order.pk]),
                     source_type=ORDER_TYPE,
                     source_id=str(order.pk),
                     data=_timeline_data(order),
                 )
             )
             result.order_ids[order.external_id or ""] = order.pk
-        saved_interactions = Interaction.objects.bulk_create(interactions, batch_size=BATCH_SIZE)
-        for interaction in saved_interactions:
-            events.append(
-                outbox.build(
-                    "interaction.created",
-                    interaction_payload(interaction),
-                    aggregate=_customer_stub(interaction.customer_id),
-                )
-            )
+        # The orders' events go out before their timeline entries' (the outbox's order).
+        events = _emitted(events)
+        timeline_append_many(actor=actor, entries=entries)
         result.created += len(created)
 
     if to_update:
@@ -382,12 +375,11 @@ def _bulk_upsert_batch(
                     )
                 )
                 status_entries.append(
-                    Interaction(
+                    TimelineEntry(
                         customer_id=order.customer_id,
                         kind=InteractionKind.ORDER,
                         channel=TIMELINE_CHANNEL.get(order.channel, Channel.SYSTEM),
                         occurred_at=now,
-                        actor=acting_user(actor),
                         summary=f"Order {_order_label(order)} "
                         f"{OrderStatus(order.status).label.lower()}",
                         source_type=ORDER_TYPE,
@@ -399,20 +391,16 @@ def _bulk_upsert_batch(
         result.updated += len(orders)
 
     if status_entries:
-        for interaction in Interaction.objects.bulk_create(status_entries, batch_size=BATCH_SIZE):
-            events.append(
-                outbox.build(
-                    "interaction.created",
-                    interaction_payload(interaction),
-                    aggregate=_customer_stub(interaction.customer_id),
-                )
-            )
+        events = _emitted(events)
+        timeline_append_many(actor=actor, entries=status_entries)
     if audit_rows:
         type(audit_rows[0]).objects.bulk_create(audit_rows, batch_size=BATCH_SIZE)
     if events:
         outbox.emit_many(events)
 
 
-def _customer_stub(pk: int) -> Customer:
-    """A customer carrying only its id (an event's aggregate needs no more)."""
-    return Customer(pk=pk)
+def _emitted(events: list[OutboxEvent]) -> list[OutboxEvent]:
+    """Emit the events built so far; returns the (empty) list to build the next ones in."""
+    if events:
+        outbox.emit_many(events)
+    return []

@@ -196,10 +196,24 @@ def _normalize_addresses(
 
 def _one_primary(items: list[Any]) -> list[Any]:
     """Exactly one primary entry (the first flagged, else the first) when there are any."""
-    primary = next((i for i in items if i.is_primary), items[0] if items else None)
-    for item in items:
-        item.is_primary = item is primary
+    one_primary(items)
     return items
+
+
+def one_primary(items: list[Any], primary: Any = None) -> list[Any]:
+    """The one-primary rule of e-mails, phones and addresses, for every customer write
+    (single and bulk): exactly one entry is primary when there are any, `primary` if
+    given, else the first flagged, else the first. Returns the entries whose flag changed
+    (what a bulk writer saves)."""
+    if primary is None:
+        primary = next((i for i in items if i.is_primary), items[0] if items else None)
+    changed = []
+    for item in items:
+        flag = item is primary
+        if item.is_primary != flag:
+            item.is_primary = flag
+            changed.append(item)
+    return changed
 
 
 def _normalize_tags(names: Iterable[str]) -> list[str]:

@@ -14,9 +14,9 @@ from rapport.customers import demo as customers_demo
 from rapport.customers import services
 from rapport.customers.models import Address, Affiliation, Customer, CustomFieldDefinition
 from rapport.customers.services import CustomerInput, EmailInput
+from rapport.customers.services.upsert import _ADDRESS_KEYS
 from rapport.dataquality import sources
 from rapport.dataquality.exporting import CONTACT_COLUMNS, export_contacts
-from rapport.dataquality.importing import _ADDRESS_KEYS
 from rapport.dataquality.mapping import suggest
 from rapport.dataquality.services import run_import
 from rapport.identity.tests.factories import user_with

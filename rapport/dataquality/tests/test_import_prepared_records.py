@@ -17,7 +17,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.utils import timezone
 
-from rapport.core import audit, outbox
+from rapport.core import audit, bulk, outbox
 from rapport.core.models import AuditAction, AuditLogEntry, OutboxEvent
 from rapport.customers import quality
 from rapport.customers.custom_fields import definitions
@@ -28,16 +28,14 @@ from rapport.customers.models import (
     EmailAddress,
 )
 from rapport.customers.search import search_customers
-from rapport.dataquality import bulk
-from rapport.dataquality.importing import (
-    ContactImporter,
+from rapport.customers.services.upsert import (
     ContactRow,
-    RowValidator,
     _created_changes,
     _CreatedRecords,
     _new_customer,
     _PayloadMaker,
 )
+from rapport.dataquality.importing import ContactImporter, RowValidator
 from rapport.dataquality.mapping import resolve, suggest
 from rapport.dataquality.services import run_import
 from rapport.identity.models import User

@@ -239,7 +239,7 @@ class RowMaker:
     rows whose primary key nobody needs back; `insert_rows` writes them.
 
     What `insert([clone(template, **values), ...])` would write, without an instance per
-    row (tests/test_bulk_rows.py holds the two equal)."""
+    row (dataquality/tests/test_import_prepared_records.py holds the two equal)."""
 
     def __init__(
         self, template: models.Model, varying: Sequence[str], *, using: str = DEFAULT_DB_ALIAS
