@@ -222,6 +222,13 @@ def _files_holding(root: Path, *needles: str) -> dict[str, set[str]]:
 
 
 def test_erasure_leaves_the_marker_in_no_table_and_no_file(admin, receiver, immediate_tasks):
+    if connection.vendor == "sqlite":
+        # Earlier transactional tests in this process leave delete-marked segments in the
+        # FTS5 index (a flush deletes rows, the index keeps them until a merge); a merge
+        # would prefix-compress this test's trigrams against theirs. Start from an index
+        # of this database's rows alone, so the byte checks below see whole trigrams.
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO customer_search(customer_search) VALUES ('rebuild')")
     receiver_endpoint, _ = webhook_services.endpoint_create(
         actor=admin, url=receiver.url(), event_types=["*"]
     )
