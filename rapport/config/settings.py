@@ -81,6 +81,10 @@ INSTALLED_APPS = [
     "rapport.integrations",
     "rapport.dedupe",
     "rapport.dataquality",
+    "rapport.activities",
+    "rapport.sales",
+    "rapport.analytics",
+    "rapport.reporting",
 ]
 
 MIDDLEWARE = [

@@ -11,6 +11,10 @@ urlpatterns = [
     path("integrations/", include("rapport.integrations.urls")),
     path("", include("rapport.dataquality.urls")),
     path("", include("rapport.dedupe.urls")),
+    path("activities/", include("rapport.activities.urls")),
+    path("sales/", include("rapport.sales.urls")),
+    path("analytics/", include("rapport.analytics.urls")),
+    path("reports/", include("rapport.reporting.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,1 @@
+"""Activities: tasks, calls and meetings with reminders, on the customer's timeline."""

@@ -1,0 +1,2 @@
+"""Analytical CRM: value metrics (CLV, RFM, churn risk), cohorts and recommendations
+over the hub's orders and timeline."""

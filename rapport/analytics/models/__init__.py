@@ -1,0 +1,1 @@
+"""Analytics models, one module per family of metrics."""

@@ -1,0 +1,1 @@
+"""Sales force automation: leads, pipelines, deals, quotes and forecasts on the customer hub."""
