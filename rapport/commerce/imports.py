@@ -6,22 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rapport.commerce import exports
+from rapport.commerce.columns import ORDER_FIELDS, ORDER_REQUIRED
 from rapport.commerce.services import BulkResult, LineInput, OrderRow, orders_bulk_upsert
 from rapport.core import registry
-
-ORDER_FIELDS: dict[str, str] = {
-    "external_id": "Order external ID",
-    "customer_external_id": "Customer external ID",
-    "ordered_at": "Ordered at",
-    "total": "Total",
-    "currency": "Currency",
-    "status": "Status",
-    "channel": "Channel",
-    "sku": "SKU",
-    "quantity": "Quantity",
-    "unit_price": "Unit price",
-}
-ORDER_REQUIRED = ("external_id", "customer_external_id", "ordered_at", "total", "currency")
 
 
 def _order_row(record: Mapping[str, Any]) -> OrderRow:
@@ -64,6 +52,8 @@ def register() -> None:
             fields=ORDER_FIELDS,
             required=ORDER_REQUIRED,
             write_batch=write_batch,
+            export_rows=exports.export_rows,
+            export_object_type="commerce.order",
             order=20,
         )
     )

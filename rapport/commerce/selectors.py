@@ -69,9 +69,12 @@ def _start_of(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
-def order_list(*, actor: Any, filters: OrderFilters | None = None) -> QuerySet[Order]:
-    """The orders the actor may see, filtered, with their customer (one query per page)."""
-    qs = scope_queryset(Order.objects.select_related("customer"), actor=actor)
+def order_list(
+    *, actor: Any, filters: OrderFilters | None = None, action: str = "view"
+) -> QuerySet[Order]:
+    """The orders the actor may `action` (see; export), filtered, with their customer (one
+    query per page)."""
+    qs = scope_queryset(Order.objects.select_related("customer"), actor=actor, action=action)
     f = filters or OrderFilters()
     _check_choice("status", f.status, OrderStatus)
     _check_choice("channel", f.channel, OrderChannel)

@@ -10,7 +10,7 @@ Apps register in AppConfig.ready(), so a later app plugs in without touching the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -219,6 +219,12 @@ class ImportTarget:
     one transaction through the owning app's services and returns an outcome with
     `created`, `updated`, `unchanged` and `errors` ({"row", "field", "message"}). None:
     the records are contacts, written by dataquality's own bulk contact path.
+
+    `export_rows(actor=, filters=)` (optional) returns `(header, rows)`: the records the
+    actor may export (record scope, the export permission: PermissionDenied otherwise),
+    narrowed by `filters` ({name: value}; ValidationError naming a bad one), as rows in the
+    import's own columns, streamed in keyset batches, so an export re-imports unchanged.
+    `export_object_type` is the audit log's object type for such an export.
     """
 
     object_type: str  # the key stored on an import run ("contacts", "orders")
@@ -230,6 +236,8 @@ class ImportTarget:
     custom_fields: bool = False
     upsert_by: bool = False
     write_batch: Callable[..., Any] | None = None
+    export_rows: Callable[..., tuple[list[str], Iterator[list[Any]]]] | None = None
+    export_object_type: str = ""
     order: int = 100
 
 

@@ -1,4 +1,4 @@
-"""Exports of contacts (and orders, once commerce is installed) to CSV or XLSX.
+"""Exports of contacts, and of every import target that can export (orders), to CSV or XLSX.
 
 Rows are read in keyset batches over the primary key with the related rows of each
 batch fetched in one query per relation, and written as they come: memory stays flat
@@ -44,6 +44,7 @@ FORMULA_PREFIXES = spreadsheets.FORMULA_PREFIXES
 # export from a list page holds exactly the rows the list shows.
 FILTERS = tuple(customer_selectors.FILTERS)
 FORMATS = EXPORT_FORMATS
+CUSTOMER_EXPORT = "contacts"
 
 CONTACT_COLUMNS = [
     "id",
@@ -335,6 +336,58 @@ def export_contacts(
     audit_export(
         actor=actor,
         object_type=CUSTOMER_TYPE,
+        filters=filters,
+        count=count,
+        file_format=file_format,
+    )
+    return count
+
+
+def export_targets() -> list[str]:
+    """What `rapport export` takes: contacts, and every registered target with an export."""
+    return [CUSTOMER_EXPORT] + [
+        t.object_type
+        for t in registry.import_targets()
+        if t.export_rows is not None and t.object_type != CUSTOMER_EXPORT
+    ]
+
+
+def export_records(
+    *,
+    actor: Any,
+    object_type: str,
+    filters: dict[str, str],
+    target: Path,
+    file_format: str,
+    on_row: Any = None,
+) -> int:
+    """Export another app's records (a registered import target's `export_rows`, in the
+    import's columns) as `actor` (None: the system, from the CLI); audited."""
+    if object_type == CUSTOMER_EXPORT:
+        return export_contacts(
+            actor=actor, filters=filters, target=target, file_format=file_format, on_row=on_row
+        )
+    if file_format not in FORMATS:
+        raise ExportError(f"Unknown format {file_format!r}; use csv or xlsx.")
+    try:
+        export = registry.import_target(object_type).export_rows
+    except LookupError:
+        export = None
+    if export is None:
+        raise ExportError(
+            f"Nothing can be exported as {object_type!r}; use one of: "
+            f"{', '.join(export_targets())}."
+        )
+    try:
+        header, rows = export(actor=actor or system_actor(), filters=filters)
+    except ValidationError as exc:
+        raise ExportError(" ".join(exc.messages)) from exc
+    count = write_export(
+        rows=rows, header=header, target=target, file_format=file_format, on_row=on_row
+    )
+    audit_export(
+        actor=actor,
+        object_type=registry.import_target(object_type).export_object_type or object_type,
         filters=filters,
         count=count,
         file_format=file_format,
