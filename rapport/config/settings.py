@@ -84,6 +84,8 @@ INSTALLED_APPS = [
     "rapport.activities",
     "rapport.sales",
     "rapport.analytics",
+    "rapport.service",
+    "rapport.marketing",
     "rapport.reporting",
 ]
 

@@ -15,6 +15,8 @@ urlpatterns = [
     path("sales/", include("rapport.sales.urls")),
     path("analytics/", include("rapport.analytics.urls")),
     path("reports/", include("rapport.reporting.urls")),
+    path("service/", include("rapport.service.urls")),
+    path("marketing/", include("rapport.marketing.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,1 @@
+"""Marketing automation: storefront events, segments, e-mail campaigns and journeys."""

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class ServiceConfig(AppConfig):
+    name = "rapport.service"
+    label = "service"
+    verbose_name = "Service"
+
+    def ready(self) -> None:
+        pass
