@@ -506,3 +506,75 @@ def drill_down(definition: ReportDefinition, *, actor: Any, keys: Sequence[str])
         else:
             queryset = queryset.filter(**{dim.path: key})
     return queryset
+
+
+# --- labels for the drill-down page ---------------------------------------------------
+
+
+def key_label(dim: ReportField, bucket: str, key: str) -> str:
+    """How a group value from a drill-down link reads ("Mar 2026", "Paid", "(none)")."""
+    if key == "":
+        return BLANK_LABEL
+    if dim.kind == "date":
+        try:
+            return bucket_label(dt.date.fromisoformat(key), bucket)
+        except ValueError:
+            return key
+    if dim.kind == "boolean":
+        return "Yes" if key == "true" else "No"
+    return dict(dim.choices).get(key, key)
+
+
+def figure_labels(definition: ReportDefinition, keys: Sequence[str]) -> list[tuple[str, str]]:
+    """(grouping, value) pairs naming the figure a drill-down shows the records of."""
+    source = registry.report_source(definition.source)
+    if source is None:
+        return []
+    pairs = []
+    for grouping, key in zip(definition.groups, keys, strict=False):
+        dim = _dimension(source, grouping.field)
+        if dim is not None:
+            pairs.append((group_label(source, grouping), key_label(dim, grouping.bucket, key)))
+    return pairs
+
+
+def filter_labels(definition: ReportDefinition) -> list[str]:
+    """The report's filters in words: "Status is one of Paid, Delivered"."""
+    source = registry.report_source(definition.source)
+    if source is None:
+        return []
+    out = []
+    for f in definition.filters:
+        dim = _dimension(source, f.field)
+        if dim is None:
+            continue
+        op = OPERATORS[dim.kind].get(f.op, f.op)
+        if f.op in NO_VALUE_OPERATORS:
+            out.append(f"{dim.label} {op}")
+            continue
+        values = f.value if isinstance(f.value, list) else [f.value]
+        labels = dict(dim.choices)
+        shown = ", ".join(labels.get(str(v), str(v)) for v in values)
+        if f.op == "last_days":
+            out.append(f"{dim.label} in the last {shown} days")
+        else:
+            out.append(f"{dim.label} {op} {shown}")
+    return out
+
+
+def field_display(dim: ReportField, obj: Any) -> str:
+    """The value of `dim` on a record, as a list cell shows it."""
+    value: Any = obj
+    for part in dim.path.split("__"):
+        value = getattr(value, part, None)
+        if value is None:
+            return ""
+    if isinstance(value, dt.datetime):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, Decimal):
+        return f"{value:,.2f}"
+    return dict(dim.choices).get(str(value), str(value))

@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 
+from rapport.identity.models import Role
 from rapport.reporting.models import SavedReport
 
 
@@ -35,3 +36,8 @@ def dashboard_reports(*, actor: Any, dashboard: str) -> list[SavedReport]:
 
 def shared_role_ids(*, report: SavedReport) -> list[int]:
     return sorted(report.shared_with_roles.values_list("pk", flat=True))
+
+
+def share_role_choices() -> QuerySet[Any]:
+    """The roles a report can be shared with."""
+    return Role.objects.order_by("name")

@@ -1,0 +1,24 @@
+"""Template filters of the report pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.template.defaultfilters import floatformat
+
+register = template.Library()
+
+
+@register.filter
+def figure(value: Any, decimals: int = 0) -> str:
+    """A report figure with the locale's grouping: counts whole, sums and averages to 2."""
+    return str(floatformat(value, f"{int(decimals)}g"))
+
+
+@register.filter
+def index(items: Any, position: int) -> Any:
+    try:
+        return items[position]
+    except (IndexError, TypeError, KeyError):
+        return None
