@@ -43,7 +43,7 @@ OPERATORS: dict[str, dict[str, str]] = {
         "not_blank": "is not empty",
     },
     "date": {"on_or_after": "on or after", "before": "before", "last_days": "in the last N days"},
-    "number": {"eq": "equals", "gte": "at least", "lte": "at most"},
+    "number": {"gte": "at least", "lte": "at most", "eq": "equals"},
     "boolean": {"is": "is"},
 }
 NO_VALUE_OPERATORS = frozenset({"blank", "not_blank"})

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import re
+from html import unescape
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -207,9 +208,9 @@ def test_chart_data_links_each_bar(world) -> None:
             "chart": "bar",
         },
     ).content.decode()
-    start = html.index('id="report-chart-data"')
-    payload = html[html.index(">", start) + 1 : html.index("</script>", start)]
-    data = json.loads(payload)
+    payload = re.search(r'id="report-chart-data" data-report-chart="([^"]*)"', html)
+    assert payload is not None
+    data = json.loads(unescape(payload.group(1)))
     assert data["stacked"] and len(data["datasets"]) >= 2
     url = data["datasets"][0]["urls"][0]
     query = parse_qs(urlparse(url).query)

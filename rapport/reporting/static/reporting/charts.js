@@ -1,7 +1,8 @@
-/* Draws every report chart on the page with the vendored Chart.js. The data comes from a
-   json_script element named by the figure's data-report-chart attribute (no inline script
-   under the Content-Security-Policy); a click on a bar, point or slice opens the records
-   behind it. Charts drawn by htmx swaps (the builder's preview) are drawn the same way. */
+/* Draws every report chart on the page with the vendored Chart.js. The data is the JSON in
+   the figure's data-report-chart attribute (no inline script under the
+   Content-Security-Policy, and htmx drops <script> elements from what it swaps in); a
+   click on a bar, point or slice opens the records behind it. Charts that htmx swaps in
+   (the builder's preview) are drawn the same way. */
 (function () {
   "use strict";
   var PALETTE = ["#4f46e5", "#0ea5e9", "#10b981", "#f59e0b", "#ef4444", "#8b5cf6",
@@ -14,12 +15,11 @@
   }
 
   function draw(figure) {
-    var source = document.getElementById(figure.getAttribute("data-report-chart"));
     var canvas = figure.querySelector("canvas");
-    if (!source || !canvas || !window.Chart) { return; }
+    if (!canvas || !window.Chart) { return; }
     var existing = window.Chart.getChart(canvas);
     if (existing) { existing.destroy(); }
-    var data = JSON.parse(source.textContent);
+    var data = JSON.parse(figure.getAttribute("data-report-chart"));
     var pie = data.type === "pie";
     var format = formatter(data.decimals || 0);
     var datasets = data.datasets.map(function (set, i) {
@@ -71,5 +71,6 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () { drawAll(document); });
-  document.addEventListener("htmx:afterSettle", function (event) { drawAll(event.target); });
+  // htmx:load fires on each piece of content htmx swaps in (the builder's preview).
+  document.addEventListener("htmx:load", function (event) { drawAll(event.target); });
 })();
