@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
+from django.utils import timezone
 
+from rapport.commerce.models import Order
 from rapport.identity.tests.factories import UserFactory
 from rapport.reporting import engine
 from rapport.reporting.engine import ReportDefinition
@@ -272,3 +274,24 @@ def test_a_definition_round_trips_through_json() -> None:
         "groups": [{"field": "ordered_at", "bucket": "month"}],
         "measures": [{"fn": "sum", "field": "total"}],
     }
+
+
+def test_date_buckets_follow_the_site_time_zone(world, settings) -> None:
+    """A site east of UTC: an order at 23:30 UTC counts on the next local day, and each
+    day's figure still drills down to exactly its orders."""
+    settings.TIME_ZONE = "Pacific/Auckland"
+    definition = ReportDefinition.from_dict(
+        {"source": "orders", "groups": [{"field": "ordered_at", "bucket": "day"}]}
+    )
+    with timezone.override("Pacific/Auckland"):
+        result = engine.run_report(definition, actor=world.admin)
+        local_days: dict[str, int] = {}
+        for ordered_at in Order.objects.values_list("ordered_at", flat=True):
+            day = timezone.localtime(ordered_at).date().isoformat()
+            local_days[day] = local_days.get(day, 0) + 1
+        assert figures(result) == {(d,): (n,) for d, n in local_days.items()}
+        for row in result.rows[:5]:
+            assert (
+                engine.drill_down(definition, actor=world.admin, keys=row.keys).count()
+                == (row.values[0])
+            )
