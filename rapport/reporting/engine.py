@@ -435,7 +435,10 @@ def _key_and_label(dim: ReportField, bucket: str, value: Any) -> tuple[str, str]
     if dim.kind == "date":
         if isinstance(value, str):  # SQLite's own buckets: "YYYY-MM-DD"
             value = dt.date.fromisoformat(value[:10])
-        day = timezone.localtime(value).date() if isinstance(value, dt.datetime) else value
+        if isinstance(value, dt.datetime):
+            # PostgreSQL's date_trunc(... AT TIME ZONE ...) is naive and already local.
+            value = value.date() if timezone.is_naive(value) else timezone.localtime(value).date()
+        day = value
         return day.isoformat(), bucket_label(day, bucket)
     if dim.kind == "boolean":
         return ("true", "Yes") if value else ("false", "No")
