@@ -138,3 +138,10 @@ def test_dashboards_seed_creates_the_standard_tiles_once(world) -> None:
         "Orders by status",
     ]
     assert all(t.owner_id is None and t.shared_with_everyone for t in tiles)
+
+
+def test_demo_loader_seeds_the_dashboards(world) -> None:
+    from rapport.reporting import demo
+
+    assert "dashboard report(s) added" in demo.load()
+    assert SavedReport.objects.filter(dashboard="marketing").count() == 2
