@@ -2,8 +2,8 @@
 that roles grant access to, global-search providers, panels and value metrics on the
 customer 360 page, how its timeline entries group, how its records follow a merge of two
 customers, what it holds about a person for GDPR export and erasure, what a file import
-can hold, the fields segments and list filters use, and the background
-tasks that modules below the task's own module enqueue by name.
+can hold, the fields segments and list filters use, the sources reports count, and
+the background tasks that modules below the task's own module enqueue by name.
 
 Apps register in AppConfig.ready(), so a later app plugs in without touching the others.
 """
@@ -426,3 +426,56 @@ def enqueue(name: str, /, *args: Any, **kwargs: Any) -> Any:
             f"No background task {name!r}: register it in the app's ready()"
         ) from None
     return task.enqueue(*args, **kwargs)
+
+
+# --- Report sources (reporting) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportField:
+    """A field a report may filter, group or sum by: `path` is the ORM path from the
+    source's records ("country", "customer__country"); `kind` is "category", "date",
+    "number" or "boolean"; `choices` gives the labels of a category's stored values."""
+
+    name: str
+    label: str
+    path: str
+    kind: str
+    choices: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ReportSource:
+    """One object type reports can count: the report builder offers only these fields.
+
+    `queryset(actor=)` returns the records the actor may see (the app's scoped selector):
+    every figure and drill-down starts from it. `dimensions` can be filtered and grouped
+    by, `numbers` summed and averaged. `record_url(obj)` and `record_title(obj)` link a
+    drilled-down record to its detail page; `columns` name the dimensions its list shows.
+    """
+
+    name: str  # "customers", "orders"
+    label: str
+    object_type: str
+    queryset: Callable[..., Any]
+    dimensions: tuple[ReportField, ...]
+    record_url: Callable[[Any], str]
+    record_title: Callable[[Any], str]
+    numbers: tuple[ReportField, ...] = ()
+    columns: tuple[str, ...] = ()
+    order: int = 100
+
+
+_report_sources: dict[str, ReportSource] = {}
+
+
+def add_report_source(source: ReportSource) -> None:
+    _report_sources[source.name] = source
+
+
+def report_sources() -> list[ReportSource]:
+    return sorted(_report_sources.values(), key=lambda s: (s.order, s.label))
+
+
+def report_source(name: str) -> ReportSource | None:
+    return _report_sources.get(name)

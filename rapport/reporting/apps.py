@@ -7,4 +7,6 @@ class ReportingConfig(AppConfig):
     verbose_name = "Reporting"
 
     def ready(self) -> None:
-        pass
+        from rapport.reporting import registrations
+
+        registrations.register()
