@@ -54,27 +54,28 @@ def active_days() -> int:
 class Feature:
     name: str
     label: str  # what the admin page calls it
-    # How a reason reads on the 360° page, with {value} formatted: "last order 212 days ago".
+    # How a reason reads on the 360° page, with {value} formatted and {s} an "s" unless
+    # the value is one: "last order 212 days ago", "1 support ticket in the last year".
     reason: str
     unit: str = ""
 
 
 FEATURES: tuple[Feature, ...] = (
-    Feature("orders", "Orders", "{value:.0f} orders in all"),
+    Feature("orders", "Orders", "{value:.0f} order{s} in all"),
     Feature("order_days", "Purchase days", "bought on {value:.0f} different days"),
     Feature("revenue", "Revenue", "{value:,.0f} spent in all"),
     Feature("avg_order_value", "Average order value", "average order of {value:,.0f}"),
-    Feature("days_since_last_order", "Days since last order", "last order {value:.0f} days ago"),
-    Feature("tenure_days", "Days since first order", "customer for {value:.0f} days"),
-    Feature("mean_gap_days", "Mean days between purchases", "buys every {value:.0f} days"),
+    Feature("days_since_last_order", "Days since last order", "last order {value:.0f} day{s} ago"),
+    Feature("tenure_days", "Days since first order", "customer for {value:.0f} day{s}"),
+    Feature("mean_gap_days", "Mean days between purchases", "buys every {value:.0f} day{s}"),
     Feature(
         "recency_to_gap",
         "Days since last order ÷ usual gap",
         "{value:.1f} times their usual gap since the last order",
     ),
-    Feature("orders_last_90", "Orders, last 90 days", "{value:.0f} orders in the last 90 days"),
+    Feature("orders_last_90", "Orders, last 90 days", "{value:.0f} order{s} in the last 90 days"),
     Feature(
-        "orders_prev_90", "Orders, 90 to 180 days ago", "{value:.0f} orders 90 to 180 days ago"
+        "orders_prev_90", "Orders, 90 to 180 days ago", "{value:.0f} order{s} 90 to 180 days ago"
     ),
     Feature(
         "order_trend_90",
@@ -82,29 +83,31 @@ FEATURES: tuple[Feature, ...] = (
         "order trend {value:+.0f} vs before",
     ),
     Feature(
-        "cancelled", "Cancelled or returned orders", "{value:.0f} cancelled or returned orders"
+        "cancelled", "Cancelled or returned orders", "{value:.0f} cancelled or returned order{s}"
     ),
     Feature(
         "cancelled_180",
         "Cancelled or returned, last 180 days",
-        "{value:.0f} cancelled or returned orders in the last 180 days",
+        "{value:.0f} cancelled or returned order{s} in the last 180 days",
     ),
     Feature(
-        "tickets_90", "Tickets, last 90 days", "{value:.0f} support tickets in the last 90 days"
+        "tickets_90", "Tickets, last 90 days", "{value:.0f} support ticket{s} in the last 90 days"
     ),
-    Feature("tickets_365", "Tickets, last year", "{value:.0f} support tickets in the last year"),
+    Feature("tickets_365", "Tickets, last year", "{value:.0f} support ticket{s} in the last year"),
     Feature(
-        "inbound_90", "Inbound contacts, last 90 days", "{value:.0f} inbound contacts in 90 days"
+        "inbound_90", "Inbound contacts, last 90 days", "{value:.0f} inbound contact{s} in 90 days"
     ),
     Feature(
-        "outbound_90", "Outbound contacts, last 90 days", "{value:.0f} outbound contacts in 90 days"
+        "outbound_90",
+        "Outbound contacts, last 90 days",
+        "{value:.0f} outbound contact{s} in 90 days",
     ),
     Feature(
         "email_engagement_90",
         "Campaign opens and clicks, last 90 days",
-        "{value:.0f} campaign opens or clicks in 90 days",
+        "{value:.0f} campaign open{s} or click{s} in 90 days",
     ),
-    Feature("touches_90", "Contacts, last 90 days", "{value:.0f} contacts in the last 90 days"),
+    Feature("touches_90", "Contacts, last 90 days", "{value:.0f} contact{s} in the last 90 days"),
     Feature(
         "touch_trend_90",
         "Contact trend (last 90 minus previous 90)",
@@ -113,7 +116,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature(
         "days_since_last_touch",
         "Days since last contact",
-        "no contact for {value:.0f} days",
+        "no contact for {value:.0f} day{s}",
     ),
 )
 FEATURE_NAMES = tuple(f.name for f in FEATURES)

@@ -117,9 +117,12 @@ def fit(name: str, X: np.ndarray, y: np.ndarray, names: tuple[str, ...]) -> Fitt
     return Fitted(estimator=estimator, name=name, names=names, reference=reference)
 
 
-def evaluate(fitted: Fitted, X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+def evaluate(
+    fitted: Fitted, X: np.ndarray, y: np.ndarray, *, importance: bool = True
+) -> dict[str, Any]:
     """Held-out metrics: ROC AUC, average precision, precision/recall at the threshold and
-    on a grid of thresholds, calibration in ten bins, permutation importance (AUC lost)."""
+    on a grid of thresholds, calibration in ten bins and (unless asked not to)
+    permutation importance (AUC lost)."""
     p = fitted.risk(X)
     cut = threshold()
     flagged = p >= cut
@@ -143,7 +146,8 @@ def evaluate(fitted: Fitted, X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         ],
         "calibration": _calibration(p, y),
     }
-    metrics["importance"] = _importance(fitted, X, y)
+    if importance:
+        metrics["importance"] = _importance(fitted, X, y)
     return metrics
 
 

@@ -56,7 +56,7 @@ def reason_text(feature: str, value: float | None) -> str:
         return feature.replace("_", " ")
     if value is None:
         return f"{spec.label.lower()}: not known (one purchase only)"
-    return spec.reason.format(value=value)
+    return spec.reason.format(value=value, s="" if round(value) == 1 else "s")
 
 
 def customer_risk(*, actor: Any, customer_id: int) -> CustomerRisk | None:

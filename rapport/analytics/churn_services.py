@@ -97,12 +97,13 @@ def churn_model_train(
         compared = {}
         for name in churn_model.candidates():
             fitted = churn_model.fit(name, train.X, train.churned, train.names)
-            metrics = churn_model.evaluate(fitted, held_out.X, held_out.churned)
+            metrics = churn_model.evaluate(fitted, held_out.X, held_out.churned, importance=False)
             compared[name] = metrics["roc_auc"]
             if best is None or metrics["roc_auc"] > best[0]:
                 best = (metrics["roc_auc"], fitted, metrics)
         assert best is not None
-        _auc, chosen, metrics = best
+        _auc, chosen, _metrics = best
+        metrics = churn_model.evaluate(chosen, held_out.X, held_out.churned)
         metrics["compared"] = compared
         say(f"Refitting {chosen.name} on the latest period")
         final = churn_model.fit(chosen.name, held_out.X, held_out.churned, held_out.names)
