@@ -28,6 +28,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 SEED = 16
 # Below these the fit and the metrics are noise: the run says what is missing instead.
@@ -40,6 +41,13 @@ REASON_MIN_DELTA = 0.01  # a reason must move the risk by at least one point
 def threshold() -> float:
     """The risk at or above which a customer counts as flagged (setting CHURN_THRESHOLD)."""
     return float(getattr(settings, "CHURN_THRESHOLD", 0.5))
+
+
+def threads() -> int:
+    """OpenMP/BLAS threads for fits and predictions (setting CHURN_THREADS, default 1).
+    Gradient boosting's OpenMP threads spin-wait: on a machine whose cores are busy with
+    the web server and other tasks, all-core fits ran 10-15 times slower than one thread."""
+    return int(getattr(settings, "CHURN_THREADS", 1))
 
 
 def candidates() -> dict[str, Callable[[], Any]]:
@@ -81,7 +89,8 @@ class Fitted:
     reference: np.ndarray  # each feature's median over the training customers
 
     def risk(self, X: np.ndarray) -> np.ndarray:
-        return np.asarray(self.estimator.predict_proba(X)[:, 1], dtype=float)
+        with threadpool_limits(limits=threads()):
+            return np.asarray(self.estimator.predict_proba(X)[:, 1], dtype=float)
 
     def dumps(self) -> bytes:
         buffer = io.BytesIO()
@@ -111,7 +120,8 @@ def insufficient(y: np.ndarray) -> str:
 
 def fit(name: str, X: np.ndarray, y: np.ndarray, names: tuple[str, ...]) -> Fitted:
     estimator = candidates()[name]()
-    estimator.fit(X, y)
+    with threadpool_limits(limits=threads()):
+        estimator.fit(X, y)
     with np.errstate(all="ignore"):
         reference = np.nan_to_num(np.nanmedian(X, axis=0)) if len(X) else np.zeros(X.shape[1])
     return Fitted(estimator=estimator, name=name, names=names, reference=reference)
@@ -180,9 +190,10 @@ def _importance(fitted: Fitted, X: np.ndarray, y: np.ndarray) -> list[dict[str, 
     if len(X) > IMPORTANCE_SAMPLE:
         rows = np.random.default_rng(SEED).choice(len(X), IMPORTANCE_SAMPLE, replace=False)
         X, y = X[rows], y[rows]
-    result = permutation_importance(
-        fitted.estimator, X, y, scoring="roc_auc", n_repeats=3, random_state=SEED
-    )
+    with threadpool_limits(limits=threads()):
+        result = permutation_importance(
+            fitted.estimator, X, y, scoring="roc_auc", n_repeats=3, random_state=SEED
+        )
     ranked = sorted(
         zip(fitted.names, result.importances_mean, strict=True), key=lambda t: -float(t[1])
     )
