@@ -116,7 +116,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature(
         "days_since_last_touch",
         "Days since last contact",
-        "no contact for {value:.0f} day{s}",
+        "last contact {value:.0f} day{s} ago",
     ),
 )
 FEATURE_NAMES = tuple(f.name for f in FEATURES)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from rapport.analytics import churn_demo, churn_features, churn_model, churn_services
 from rapport.analytics.models import ChurnRunStatus, ChurnScore
 from rapport.commerce import demo as commerce_demo
+from rapport.core import registry
 from rapport.core.permissions import system_actor
 from rapport.customers.models import Customer, Interaction
 from rapport.identity.tests.factories import UserFactory
@@ -87,3 +88,14 @@ def test_planted_mechanism_is_found_on_held_out_data(demo_world):
     without = [p for cid, p in scores.items() if cid not in complained]
     if with_complaint:
         assert np.mean(with_complaint) > np.mean(without)
+
+
+def test_demo_loader_plants_trains_and_scores(db):
+    from rapport.analytics.tests import churn_world
+
+    churn_world.build(now=timezone.now())
+    message = churn_demo.load()
+    assert "complaint tickets planted" in message
+    assert "customers scored" in message
+    assert ChurnScore.objects.exists()
+    assert "churn" in {loader.key for loader in registry.demo_loaders()}
