@@ -36,6 +36,7 @@ MIN_CUSTOMERS = 50
 MIN_PER_CLASS = 10
 IMPORTANCE_SAMPLE = 20_000
 REASON_MIN_DELTA = 0.01  # a reason must move the risk by at least one point
+EXPLAIN_FEATURES = 10
 
 
 def threshold() -> float:
@@ -87,6 +88,10 @@ class Fitted:
     name: str
     names: tuple[str, ...]
     reference: np.ndarray  # each feature's median over the training customers
+    # The features reasons are looked for in: those that matter on the held-out period
+    # (positive permutation importance, at most EXPLAIN_FEATURES). Each costs one more
+    # prediction per customer, and a feature the model ignores is nobody's reason.
+    explain_columns: tuple[int, ...] | None = None
 
     def risk(self, X: np.ndarray) -> np.ndarray:
         with threadpool_limits(limits=threads()):
@@ -125,6 +130,13 @@ def fit(name: str, X: np.ndarray, y: np.ndarray, names: tuple[str, ...]) -> Fitt
     with np.errstate(all="ignore"):
         reference = np.nan_to_num(np.nanmedian(X, axis=0)) if len(X) else np.zeros(X.shape[1])
     return Fitted(estimator=estimator, name=name, names=names, reference=reference)
+
+
+def explain_columns(names: tuple[str, ...], importance: list[dict[str, Any]]) -> tuple[int, ...]:
+    """The columns worth explaining: positive held-out importance, most important first."""
+    index = {name: i for i, name in enumerate(names)}
+    useful = [row["feature"] for row in importance if row["auc_drop"] > 0]
+    return tuple(index[name] for name in useful[:EXPLAIN_FEATURES] if name in index)
 
 
 def evaluate(
@@ -209,18 +221,21 @@ def explain(
     p = fitted.risk(X)
     if n == 0:
         return p, []
+    columns = list(fitted.explain_columns or range(width))
+    k = len(columns)
     # All "one feature set to typical" variants in one predict call.
-    variants = np.repeat(X[np.newaxis, :, :], width, axis=0)
-    for j in range(width):
-        variants[j, :, j] = fitted.reference[j]
-    p_typical = fitted.risk(variants.reshape(width * n, width)).reshape(width, n)
+    variants = np.repeat(X[np.newaxis, :, :], k, axis=0)
+    for v, j in enumerate(columns):
+        variants[v, :, j] = fitted.reference[j]
+    p_typical = fitted.risk(variants.reshape(k * n, width)).reshape(k, n)
     deltas = p[np.newaxis, :] - p_typical  # (features, rows): > 0 raises the risk
     order = np.argsort(-deltas, axis=0)[:top]
     reasons: list[list[dict[str, Any]]] = []
     for i in range(n):
         row = []
-        for j in order[:, i]:
-            delta = float(deltas[j, i])
+        for v in order[:, i]:
+            j = columns[v]
+            delta = float(deltas[v, i])
             if delta < REASON_MIN_DELTA:
                 break
             value = float(X[i, j])

@@ -107,6 +107,7 @@ def churn_model_train(
         metrics["compared"] = compared
         say(f"Refitting {chosen.name} on the latest period")
         final = churn_model.fit(chosen.name, held_out.X, held_out.churned, held_out.names)
+        final.explain_columns = churn_model.explain_columns(final.names, metrics["importance"])
         run.status = ChurnRunStatus.TRAINED
         run.estimator = chosen.name
         run.metrics = metrics
