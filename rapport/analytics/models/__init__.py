@@ -1,1 +1,3 @@
 """Analytics models, one module per family of metrics."""
+
+from rapport.analytics.models.churn import ChurnModelRun, ChurnRunStatus, ChurnScore  # noqa: F401
