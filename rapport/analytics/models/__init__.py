@@ -1,1 +1,3 @@
 """Analytics models, one module per family of metrics."""
+
+from rapport.analytics.models.clv import ClvFit, ClvFitStatus, ClvSettings, CustomerClv  # noqa: F401
