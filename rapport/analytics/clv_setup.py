@@ -37,6 +37,21 @@ def _gdpr_erase(*, ctx: Any) -> int:
     return clv_services.erase_customer_values(customer_id=ctx.customer_id)
 
 
+def _demo(stdout: Any = None) -> str:
+    """Fit once on the demo orders, so the equity page and 360° panels have values."""
+    from rapport.analytics import clv_selectors, clv_services
+
+    if clv_selectors.latest_fit() is not None:
+        return "Lifetime value demo: already fitted."
+    fit = clv_services.clv_fit_run()
+    if fit.error:
+        return f"Lifetime value demo: no fit ({fit.error})"
+    return (
+        f"Lifetime value demo: {fit.customers} customers valued, customer equity "
+        f"{fit.equity:,.2f} {fit.currency} over {fit.horizon_weeks} weeks."
+    )
+
+
 def register() -> None:
     from rapport.analytics import clv_panels, clv_segments, clv_tasks
 
@@ -71,6 +86,7 @@ def register() -> None:
         )
     )
     clv_segments.register()
+    registry.add_demo_loader(registry.DemoLoader(key="analytics_clv", load=_demo, order=40))
     registry.add_merge_rule(
         registry.MergeRule(
             "analytics.CustomerClv",
