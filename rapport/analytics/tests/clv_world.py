@@ -30,13 +30,15 @@ def _at(day: dt.date, hour: int) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time(hour, 15)))
 
 
-def build(n: int = 60, *, seed: int = 7, owners: list[Any] | None = None) -> World:
+def build(
+    n: int = 60, *, seed: int = 7, owners: list[Any] | None = None, prefix: str = ""
+) -> World:
     rng = np.random.default_rng(seed)
     span = (CALIBRATION_END - START).days
     customers = [
         Customer.objects.create(
             display_name=f"Shopper {i}",
-            external_id=f"C{i:03d}",
+            external_id=f"{prefix}C{i:03d}",
             owner=owners[i % len(owners)] if owners else None,
             lifecycle_stage="customer" if i % 3 else "lead",
         )
@@ -57,15 +59,16 @@ def build(n: int = 60, *, seed: int = 7, owners: list[Any] | None = None) -> Wor
         mean_spend = float(rng.gamma(4, 10))
         for day in days:
             amount = Decimal(f"{max(1.0, rng.normal(mean_spend, mean_spend / 4)):.2f}")
-            orders.append(_order(customer, day, amount, len(orders)))
+            orders.append(_order(prefix, customer, day, amount, len(orders)))
             if day <= CALIBRATION_END:
                 world.counted.append((customer.pk, day, float(amount)))
         if i % 7 == 0:  # a second order the same day: one purchase day, totals summed
-            orders.append(_order(customer, first, Decimal("5.00"), len(orders), hour=18))
+            orders.append(_order(prefix, customer, first, Decimal("5.00"), len(orders), hour=18))
             world.counted.append((customer.pk, first, 5.0))
         if i % 5 == 0:  # cancelled and returned orders do not count
             orders.append(
                 _order(
+                    prefix,
                     customer,
                     first + dt.timedelta(days=3),
                     Decimal("99.00"),
@@ -75,6 +78,7 @@ def build(n: int = 60, *, seed: int = 7, owners: list[Any] | None = None) -> Wor
             )
             orders.append(
                 _order(
+                    prefix,
                     customer,
                     first + dt.timedelta(days=4),
                     Decimal("77.00"),
@@ -85,6 +89,7 @@ def build(n: int = 60, *, seed: int = 7, owners: list[Any] | None = None) -> Wor
         if i % 6 == 0:  # nor does another currency
             orders.append(
                 _order(
+                    prefix,
                     customer,
                     first + dt.timedelta(days=2),
                     Decimal("50.00"),
@@ -97,6 +102,7 @@ def build(n: int = 60, *, seed: int = 7, owners: list[Any] | None = None) -> Wor
 
 
 def _order(
+    prefix: str,
     customer: Customer,
     day: dt.date,
     total: Decimal,
@@ -109,8 +115,8 @@ def _order(
     return Order(
         customer=customer,
         owner=customer.owner,
-        external_id=f"O{n:05d}",
-        number=f"N{n:05d}",
+        external_id=f"{prefix}O{n:05d}",
+        number=f"{prefix}N{n:05d}",
         status=status,
         currency=currency,
         subtotal=total,
