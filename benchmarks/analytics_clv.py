@@ -100,9 +100,7 @@ def ours(s: fitting.Summary) -> dict[str, float]:
 def run_lifetimes(python: str, s: fitting.Summary) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "customers.npz"
-        np.savez(
-            data, frequency=s.frequency, recency=s.recency, T=s.T, monetary=s.monetary
-        )
+        np.savez(data, frequency=s.frequency, recency=s.recency, T=s.T, monetary=s.monetary)
         done = subprocess.run(
             [python, "-c", LIFETIMES_SCRIPT, str(data)],
             capture_output=True,
