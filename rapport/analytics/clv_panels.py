@@ -54,10 +54,22 @@ def drivers(value: CustomerClv, fit: ClvFit) -> list[str]:
     return lines
 
 
+_CACHE = "_rapport_clv_value"
+
+
+def _lookup(customer: Any) -> tuple[CustomerClv | None, ClvFit | None]:
+    """The customer's latest value and fit, read once per page for the panel and the card
+    (one query for a valued customer, two otherwise)."""
+    cached = getattr(customer, _CACHE, None)
+    if cached is None:
+        value = clv_selectors.latest_customer_value(customer_id=customer.pk)
+        cached = (value, value.fit if value else clv_selectors.latest_fit())
+        setattr(customer, _CACHE, cached)
+    return cached
+
+
 def customer_panel_context(*, actor: Any, customer: Any) -> dict[str, Any] | None:
-    """Two queries: the latest fit and the customer's row in it."""
-    fit = clv_selectors.latest_fit()
-    value = clv_selectors.customer_value(customer_id=customer.pk, fit=fit) if fit else None
+    value, fit = _lookup(customer)
     return {
         "fit": fit,
         "value": value,
@@ -67,9 +79,8 @@ def customer_panel_context(*, actor: Any, customer: Any) -> dict[str, Any] | Non
 
 
 def metric_value(*, actor: Any, customer: Any) -> registry.MetricValue | None:
-    fit = clv_selectors.latest_fit()
-    value = clv_selectors.customer_value(customer_id=customer.pk, fit=fit) if fit else None
-    if fit is None or value is None:
+    value, fit = _lookup(customer)
+    if value is None or fit is None:
         return None
     amount = Decimal(value.clv)
     return registry.MetricValue(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncMonth
 
 from rapport.analytics.models.clv import ClvFit, ClvFitStatus, ClvSettings, CustomerClv
@@ -32,14 +32,16 @@ def settings_row() -> ClvSettings | None:
     return ClvSettings.objects.order_by("pk").first()
 
 
-def customer_value(*, customer_id: int, fit: ClvFit | None = None) -> CustomerClv | None:
-    """The customer's row in the latest fit (None: not valued yet, or no purchase before
-    the fit's calibration end). The caller has already loaded the customer through a
-    scoped selector (the 360° page)."""
-    fit = fit or latest_fit()
-    if fit is None:
-        return None
-    return CustomerClv.objects.filter(fit=fit, customer_id=customer_id).first()
+def latest_customer_value(*, customer_id: int) -> CustomerClv | None:
+    """The customer's row in the latest successful fit, with the fit, in one query."""
+    latest = (
+        ClvFit.objects.filter(status=ClvFitStatus.SUCCEEDED).order_by("-started_at").values("pk")
+    )[:1]
+    return (
+        CustomerClv.objects.filter(customer_id=customer_id, fit_id=Subquery(latest))
+        .select_related("fit")
+        .first()
+    )
 
 
 def _visible_values(*, actor: Any, fit: ClvFit) -> QuerySet[CustomerClv]:
