@@ -299,25 +299,29 @@ def probability_alive(params: BgNbdParams, summary: Summary) -> Array:
     return special.expit(-log_odds_dead)
 
 
-def expected_purchases(params: BgNbdParams, summary: Summary, weeks: float | Array) -> Array:
-    """E[repeat purchases in (T, T + weeks]] for each customer, given their history
-    (Fader, Hardie & Lee 2005, eq. 10)."""
-    x, t = summary.frequency, summary.T
+def _expected_if_alive(params: BgNbdParams, x: Array, t: Array, weeks: float) -> Array:
+    """E[repeat purchases in (T, T + weeks]] of a customer still alive at T: it depends
+    on the frequency and T only (not on recency)."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
-    horizon = np.asarray(weeks, dtype=np.float64)
-    z = horizon / (alpha + t + horizon)
-    log_head = (r + x) * (np.log(alpha + t) - np.log(alpha + t + horizon))
+    z = weeks / (alpha + t + weeks)
+    log_head = (r + x) * (np.log(alpha + t) - np.log(alpha + t + weeks))
     hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
-    numerator = (a + b + x - 1) / (a - 1) * (1.0 - np.exp(log_head) * hyp)
-    result = numerator * probability_alive(params, summary)
+    result = (a + b + x - 1) / (a - 1) * (1.0 - np.exp(log_head) * hyp)
     # hyp2f1 overflows for customers with hundreds of purchases over a long horizon; the
     # ones it cannot evaluate get the alive customer's rate times the time instead.
     bad = ~np.isfinite(result)
     if np.any(bad):
         rate = (r + x) / (alpha + t) * (b + x - 1 + a) / (a + b + x - 1)
-        fallback = rate * horizon * probability_alive(params, summary)
-        result = np.where(bad, np.broadcast_to(fallback, result.shape), result)
-    return np.maximum(result, 0.0)
+        result = np.where(bad, rate * weeks, result)
+    return result
+
+
+def expected_purchases(params: BgNbdParams, summary: Summary, weeks: float) -> Array:
+    """E[repeat purchases in (T, T + weeks]] for each customer, given their history
+    (Fader, Hardie & Lee 2005, eq. 10)."""
+    alive = probability_alive(params, summary)
+    expected = _expected_if_alive(params, summary.frequency, summary.T, float(weeks))
+    return np.maximum(expected * alive, 0.0)
 
 
 # --- Gamma-Gamma ---------------------------------------------------------------------
@@ -429,12 +433,17 @@ def customer_lifetime_value(
     if annual_discount_rate <= -1:
         raise ClvFitError("The discount rate must be above -100 %.")
     spend = expected_spend(gamma_gamma, summary)
+    alive = probability_alive(bgnbd, summary)
+    # hyp2f1 is the cost: evaluate it once per distinct (frequency, T). With ages in whole
+    # days there are far fewer of those than customers.
+    keys, inverse = np.unique(summary.frequency + 1j * summary.T, return_inverse=True)
     total = np.zeros(len(summary))
     previous = np.zeros(len(summary))
     edge = 0.0
     while edge < horizon_weeks - 1e-9:
         edge = min(edge + step_weeks, float(horizon_weeks))
-        cumulative = expected_purchases(bgnbd, summary, edge)
+        per_key = _expected_if_alive(bgnbd, keys.real, keys.imag, edge)
+        cumulative = np.maximum(per_key[inverse.ravel()] * alive, 0.0)
         discount = (1.0 + annual_discount_rate) ** (edge / WEEKS_PER_YEAR)
         total += (cumulative - previous) * spend / discount
         previous = cumulative
