@@ -7,6 +7,7 @@ class AnalyticsConfig(AppConfig):
     verbose_name = "Analytics"
 
     def ready(self) -> None:
-        from rapport.analytics import churn
+        from rapport.analytics import churn, clv_setup
 
         churn.register()
+        clv_setup.register()

@@ -4,4 +4,5 @@ app_name = "analytics"
 
 urlpatterns: list = [
     path("churn/", include("rapport.analytics.churn_urls")),
+    path("", include("rapport.analytics.urls_clv")),
 ]
