@@ -1,0 +1,9 @@
+"""Demo activities (filled in below)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def load(*, stdout: Any = None) -> str:
+    return "Activities: none"
