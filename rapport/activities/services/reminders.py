@@ -103,7 +103,8 @@ def reminders_send_due(*, now: dt.datetime | None = None, batch_size: int = BATC
                 logger.exception("Reminder for activity %s failed; it is retried", activity_id)
         if len(batch) < batch_size:
             return sent
-        after = batch[-1]
+        last_id, last_at = batch[-1]
+        after = (last_at, last_id)
 
 
 @transaction.atomic
