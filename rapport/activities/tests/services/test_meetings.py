@@ -103,7 +103,7 @@ def test_a_change_resends_with_the_next_sequence_and_cancels_removed_attendees(
         activity=m,
         data=ActivityInput(starts_at=later, ends_at=later + dt.timedelta(hours=1), attendee_ids=[]),
     )
-    first, request, cancel = smtp.messages
+    _first, request, cancel = smtp.messages
     cal, event = event_of(request)
     assert str(cal["METHOD"]) == "REQUEST" and int(event["SEQUENCE"]) == 1
     assert str(event["UID"]) == uid_for(m)
