@@ -30,6 +30,33 @@ ActivityIn = schema_from_dataclass(
 ActivityPatch = schema_from_dataclass(services.ActivityInput, name="ActivityPatch", partial=True)
 
 
+class CallLogIn(Schema):
+    customer_id: int | None = None
+    subject: str
+    direction: str
+    occurred_at: dt.datetime | None = None
+    duration_seconds: int | None = None
+    outcome: str = ""
+    notes: str = ""
+    recording_url: str = ""
+    related_type: str = ""
+    related_id: str = ""
+
+
+# Declared before the CRUD routes: "/activities/calls" would otherwise match
+# "/activities/{activity_id}" first.
+@router.post(
+    "/activities/calls",
+    response={201: ActivityOut},
+    summary="Log a call that happened (direction, duration, outcome, recording)",
+)
+def log_call(request: HttpRequest, payload: CallLogIn, response: HttpResponse) -> Any:
+    activity = services.call_log(actor=request.user, **payload.dict())
+    activity = selectors.activity_detail(actor=request.user, pk=activity.pk)
+    set_etag(response, activity)
+    return Status(201, activity)
+
+
 def _activities(*, actor: Any, filters: selectors.ActivityFilters) -> QuerySet[Activity]:
     # The attendees in one more query per page, not one per activity.
     return selectors.activity_list(actor=actor, filters=filters).prefetch_related("attendees")
@@ -59,19 +86,6 @@ class CompleteIn(Schema):
     call_outcome: str | None = None
     call_duration_seconds: int | None = None
     notes: str | None = None
-
-
-class CallLogIn(Schema):
-    customer_id: int | None = None
-    subject: str
-    direction: str
-    occurred_at: dt.datetime | None = None
-    duration_seconds: int | None = None
-    outcome: str = ""
-    notes: str = ""
-    recording_url: str = ""
-    related_type: str = ""
-    related_id: str = ""
 
 
 @router.post(
@@ -120,15 +134,3 @@ def cancel_activity(request: HttpRequest, activity_id: Id, response: HttpRespons
     activity = selectors.activity_detail(actor=request.user, pk=activity_id)
     set_etag(response, activity)
     return activity
-
-
-@router.post(
-    "/activities/calls",
-    response={201: ActivityOut},
-    summary="Log a call that happened (direction, duration, outcome, recording)",
-)
-def log_call(request: HttpRequest, payload: CallLogIn, response: HttpResponse) -> Any:
-    activity = services.call_log(actor=request.user, **payload.dict())
-    activity = selectors.activity_detail(actor=request.user, pk=activity.pk)
-    set_etag(response, activity)
-    return Status(201, activity)

@@ -316,6 +316,7 @@ def call_log(
     recording_url: str = "",
     related_type: str = "",
     related_id: str = "",
+    owner_id: int | None = None,
 ) -> Activity:
     """Record a call that happened (the phone log: sales and the service desk): an
     activity of kind call, done, with its direction, duration, outcome and recording, on
@@ -341,6 +342,7 @@ def call_log(
         call_duration_seconds=duration_seconds,
         call_outcome=outcome,
         recording_url=recording_url,
+        owner_id=owner_id,
     )
     activity = Activity(
         status=ActivityStatus.DONE,
