@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -229,6 +230,9 @@ class ActivityFormPage(FormPage):
 
     def success_message(self, obj: Any, *, created: bool) -> str:
         return f"{obj.get_kind_display()} {'added' if created else 'saved'}."
+
+    def extra_context(self, form: Any, obj: Any) -> dict[str, Any]:
+        return {"time_zone": settings.TIME_ZONE}
 
 
 activity_form = ActivityFormPage.as_view()
