@@ -108,17 +108,20 @@ class Activity(OwnedModel):
             models.Index(fields=["owner", "status", "due_at", "id"], name="activity_my_day"),
             # The customer's list (the 360° panel) and its open ones first.
             models.Index(fields=["customer", "status", "due_at", "id"], name="activity_customer"),
-            # The list sorted by due date for users who see everything.
+            # The list sorted by due date for users who see everything, and its status
+            # filter (open ones are a small, recent share: without it the walk in due
+            # order passes years of done activities first).
             models.Index(fields=["due_at", "id"], name="activity_due"),
+            models.Index(fields=["status", "due_at", "id"], name="activity_status_due"),
+            # "High priority first" on the whole list without sorting it.
+            models.Index(fields=["priority", "id"], name="activity_priority"),
             models.Index(fields=["related_type", "related_id"], name="activity_related"),
-            # The reminder sweep reads only open activities' unsent reminders: a partial
-            # index that stays small however many activities are done.
+            # The reminder sweep reads only unsent reminders: a partial index that stays
+            # small (closing an activity drops its unsent reminder, see services).
             models.Index(
                 fields=["reminder_at", "id"],
                 name="activity_reminder_due",
-                condition=models.Q(
-                    reminder_at__isnull=False, reminder_sent_at__isnull=True, status="open"
-                ),
+                condition=models.Q(reminder_at__isnull=False, reminder_sent_at__isnull=True),
             ),
         ]
 

@@ -86,7 +86,7 @@ class ActivityList(ListPage):
     default_sort = "due"
     page_sizes = (50, 100)
     columns = (
-        Column("Activity", sort="subject"),
+        Column("Activity"),
         Column("Customer"),
         Column("Due", sort="due"),
         Column("Priority", sort="priority"),

@@ -197,6 +197,9 @@ def _set_status(
         values = inputs.scalar_values(ActivityInput(**outcome))
         for name, value in values.items():
             setattr(activity, name, value)
+    if status != ActivityStatus.OPEN and activity.reminder_sent_at is None:
+        # A closed activity needs no reminder; dropping it keeps the sweep's index small.
+        activity.reminder_at = None
     if status == ActivityStatus.CANCELLED and activity.kind == ActivityKind.MEETING:
         activity.ical_sequence += 1
     bump_version(activity)

@@ -25,9 +25,9 @@ BATCH_SIZE = 200
 
 
 def _due(now: dt.datetime) -> Any:
-    # Exactly the partial index `activity_reminder_due`'s condition, plus the range.
+    # Exactly the partial index `activity_reminder_due`'s condition, plus the range. Only
+    # open activities have unsent reminders (closing one drops it); the claim checks again.
     return Activity.objects.filter(
-        status=ActivityStatus.OPEN,
         reminder_at__isnull=False,
         reminder_sent_at__isnull=True,
         reminder_at__lte=now,

@@ -62,6 +62,8 @@ def test_done_activities_and_changed_reminders(world, smtp) -> None:
     done = _due_reminder(world, "Done already")
     activity_complete(actor=world.rep, activity=done)
     assert reminders_send_due() == 0  # a done activity is not reminded
+    done.refresh_from_db()
+    assert done.reminder_at is None  # its unsent reminder is dropped
     activity = _due_reminder(world, "Moved")
     assert reminders_send_due() == 1
     # A new reminder time goes out again.
