@@ -1,3 +1,5 @@
+"""Activities: tasks, calls and meetings with reminders, on the customer's timeline."""
+
 from django.apps import AppConfig
 
 
@@ -7,4 +9,6 @@ class ActivitiesConfig(AppConfig):
     verbose_name = "Activities"
 
     def ready(self) -> None:
-        pass
+        from rapport.activities import registrations
+
+        registrations.register()

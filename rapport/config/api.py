@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rapport.activities.api import router as activities_router
 from rapport.commerce.api import router as commerce_router
 from rapport.core.api import build_api
 from rapport.customers.api import router as customers_router
@@ -18,3 +19,4 @@ api.add_router("/", commerce_router)
 api.add_router("/", integrations_router)
 api.add_router("/", dedupe_router)
 api.add_router("/", dataquality_router)
+api.add_router("/", activities_router)

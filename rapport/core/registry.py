@@ -28,10 +28,17 @@ class NavItem:
     object_type: str | None = None  # shown only to users who may view this type
     available: bool = True  # False: a capability that a later release brings
     url_args: tuple[str, ...] = ()
+    # A URL name answering a small count fragment (overdue tasks, unread notifications);
+    # the shell loads it after the page with htmx, so no page pays its query.
+    badge_url_name: str = ""
 
     @property
     def href(self) -> str:
         return reverse(self.url_name, args=self.url_args)
+
+    @property
+    def badge_href(self) -> str:
+        return reverse(self.badge_url_name) if self.badge_url_name else ""
 
 
 @dataclass(frozen=True)

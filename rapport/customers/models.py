@@ -434,6 +434,7 @@ class InteractionKind(models.TextChoices):
     EMAIL = "email", "E-mail"
     CALL = "call", "Call"
     MEETING = "meeting", "Meeting"
+    TASK = "task", "Task"
     CHAT = "chat", "Chat"
     TICKET = "ticket", "Ticket"
     ORDER = "order", "Order"

@@ -55,6 +55,10 @@ ICONS: dict[str, str] = {
     "shield": '<path d="M12 22s8-4 8-10V5l-8-3-8 3v7c0 6 8 10 8 10z"/>',
     "key": '<circle cx="7.5" cy="15.5" r="5.5"/><path d="m21 2-9.6 9.6"/><path d="m15.5 7.5 3 3L22 7l-3-3"/>',
     "dot": '<circle cx="12" cy="12" r="3"/>',
+    "calendar-check": '<rect x="3" y="4" width="18" height="18" rx="2"/><path d="M16 2v4"/>'
+    '<path d="M8 2v4"/><path d="M3 10h18"/><path d="m9 16 2 2 4-4"/>',
+    "bell": '<path d="M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9"/>'
+    '<path d="M10.3 21a1.94 1.94 0 0 0 3.4 0"/>',
 }
 
 
