@@ -5,25 +5,23 @@ stage history. Request bodies derive from the services' input dataclasses."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, Annotated, Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
 from rapport.commerce.money import normalize_currency
-from rapport.core.api_crud import CrudResource, add_crud_routes, schema_from_dataclass
+from rapport.core.api_crud import CrudResource, add_crud_routes, input_from, schema_from_dataclass
 from rapport.core.api_fields import Id, Money
 from rapport.core.api_helpers import if_match_version, set_etag
 from rapport.core.pagination import SortKey
 from rapport.core.permissions import require
 from rapport.customers import selectors as customer_selectors
 from rapport.sales import selectors, services
-from rapport.sales.models import Deal, Lead, Pipeline, Stage
+from rapport.sales.models import Deal, Lead, Pipeline
 from rapport.sales.schemas import (
     DealOut,
     LeadOut,
@@ -182,49 +180,65 @@ add_crud_routes(
 )
 
 
-@dataclasses.dataclass
-class StageFilters:
-    pipeline_id: int | None = None
-
-
-StageIn = schema_from_dataclass(
-    services.StageInput, name="StageIn", required=("name",), leading={"pipeline_id": (Id, ...)}
-)
+# Stages are part of their pipeline: the pipeline grant (not one of their own) decides, so
+# they are hand-written endpoints rather than a CrudResource (which checks the model's own).
+StageIn = schema_from_dataclass(services.StageInput, name="StageIn", required=("name",))
 StagePatch = schema_from_dataclass(services.StageInput, name="StagePatch", partial=True)
+if TYPE_CHECKING:
+    StageBody = Any
+    StagePatchBody = Any
+else:
+    StageBody = StageIn
+    StagePatchBody = StagePatch
 
 
-def _stage_pipeline(actor: Any, payload: Any) -> dict[str, Any]:
-    try:
-        return {"pipeline": selectors.pipeline_detail(actor=actor, pk=payload.pipeline_id)}
-    except Http404 as exc:
-        raise ValidationError(
-            {"pipeline_id": f"There is no pipeline #{payload.pipeline_id}."}
-        ) from exc
+@router.get("/stages", response=list[StageOut], summary="List stages (of one pipeline)")
+def list_stages(request: HttpRequest, pipeline_id: Id | None = None) -> Any:
+    actor: Any = request.user
+    require(actor, "view", Pipeline)
+    qs = selectors.stage_list(actor=actor).order_by("pipeline", "position", "id")
+    return list(qs.filter(pipeline_id=pipeline_id) if pipeline_id else qs)
 
 
-def _stages(*, actor: Any, filters: StageFilters | None) -> QuerySet[Any]:
-    return selectors.stage_list(actor=actor, filters=filters)
-
-
-add_crud_routes(
-    router,
-    CrudResource(
-        name="stages",
-        model=Stage,
-        schema_out=StageOut,
-        schema_in=StageIn,
-        schema_patch=StagePatch,
-        filters=schema_from_dataclass(StageFilters, name="StageFilterParams"),
-        select_list=_stages,
-        select_get=selectors.stage_detail,
-        sorts={"id": SortKey("id", "pk")},
-        default_sort="id",
-        create=services.stage_create,
-        create_args=_stage_pipeline,
-        update=services.stage_update,
-        delete=services.stage_delete,
-    ),
+@router.post(
+    "/pipelines/{pipeline_id}/stages",
+    response={201: StageOut},
+    summary="Add a stage to a pipeline",
 )
+def create_stage(
+    request: HttpRequest, pipeline_id: Id, payload: StageBody, response: HttpResponse
+) -> Any:
+    actor: Any = request.user
+    pipeline = selectors.pipeline_detail(actor=actor, pk=pipeline_id)
+    stage = services.stage_create(actor=actor, pipeline=pipeline, data=input_from(payload))
+    set_etag(response, stage)
+    return Status(201, stage)
+
+
+@router.patch("/stages/{stage_id}", response=StageOut, summary="Change a stage (If-Match)")
+def update_stage(
+    request: HttpRequest, stage_id: Id, payload: StagePatchBody, response: HttpResponse
+) -> Any:
+    actor: Any = request.user
+    stage = selectors.stage_detail(actor=actor, pk=stage_id)
+    stage = services.stage_update(
+        actor=actor,
+        stage=stage,
+        data=input_from(payload, partial=True),
+        expected_version=if_match_version(request, stage),
+    )
+    set_etag(response, stage)
+    return stage
+
+
+@router.delete("/stages/{stage_id}", response={204: None}, summary="Remove an empty stage")
+def delete_stage(request: HttpRequest, stage_id: Id) -> Any:
+    actor: Any = request.user
+    stage = selectors.stage_detail(actor=actor, pk=stage_id)
+    services.stage_delete(
+        actor=actor, stage=stage, expected_version=if_match_version(request, stage)
+    )
+    return 204, None
 
 
 # --- Deals --------------------------------------------------------------------------------

@@ -16,27 +16,27 @@ DEAL_TYPE = "sales.deal"
 PIPELINE_TYPE = "sales.pipeline"
 
 
-def text(value: Any, max_length: int) -> str:
+def _text(value: Any, max_length: int) -> str:
     return clean_text(None if value is None else str(value), max_length=max_length)
 
 
-def add_error(errors: dict[str, list[str]], name: str, exc: ValidationError | str) -> None:
+def _add_error(errors: dict[str, list[str]], name: str, exc: ValidationError | str) -> None:
     messages = exc.messages if isinstance(exc, ValidationError) else [exc]
     errors.setdefault(name, []).extend(messages)
 
 
-def default_team(actor: Any) -> int | None:
+def _default_team(actor: Any) -> int | None:
     team_ids = sorted(actor.team_ids()) if hasattr(actor, "team_ids") else []
     return team_ids[0] if team_ids else None
 
 
-def require_visible_customer(actor: Any, customer: Customer) -> None:
+def _require_visible_customer(actor: Any, customer: Customer) -> None:
     """A deal is only written for a customer the actor can see."""
     if not customer_selectors.customer_list(actor=actor).filter(pk=customer.pk).exists():
         raise PermissionDenied("You may not see this customer, so you may not add deals to it.")
 
 
-def timeline(
+def _timeline(
     *,
     actor: Any,
     customer: Customer,

@@ -21,7 +21,7 @@ from rapport.customers import services as customer_services
 from rapport.customers.models import Affiliation, Customer, CustomerKind, InteractionKind
 from rapport.sales.models import Deal, Lead, LeadStatus
 from rapport.sales.schemas import lead_payload
-from rapport.sales.services.common import require_visible_customer, timeline
+from rapport.sales.services.common import _require_visible_customer, _timeline
 from rapport.sales.services.deals import DealInput, deal_create
 
 
@@ -108,7 +108,7 @@ def lead_convert(
         )
     merged = customer is not None
     if customer is not None:
-        require_visible_customer(actor, customer)
+        _require_visible_customer(actor, customer)
         person = customer
     else:
         require(actor, "create", Customer)
@@ -163,7 +163,7 @@ def lead_convert(
         for k in ("utm_source", "utm_medium", "utm_campaign")
         if getattr(lead, k)
     }
-    timeline(
+    _timeline(
         actor=actor,
         customer=person,
         kind=InteractionKind.LIFECYCLE,

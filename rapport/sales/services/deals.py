@@ -25,11 +25,11 @@ from rapport.sales.schemas import deal_payload
 from rapport.sales.services import stage_rules
 from rapport.sales.services.common import (
     DEAL_TYPE,
-    add_error,
-    default_team,
-    require_visible_customer,
-    text,
-    timeline,
+    _add_error,
+    _default_team,
+    _require_visible_customer,
+    _text,
+    _timeline,
 )
 
 # How a stage entry arrived: kept on the history row.
@@ -59,31 +59,31 @@ def _deal_values(data: DealInput) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     values: dict[str, Any] = {}
     if data.name is not None:
-        values["name"] = text(data.name, 200)
+        values["name"] = _text(data.name, 200)
         if not values["name"]:
-            add_error(errors, "name", "Give the deal a name.")
+            _add_error(errors, "name", "Give the deal a name.")
     if data.amount is not None:
         try:
             values["amount"] = parse_amount(data.amount)
         except ValidationError as exc:
-            add_error(errors, "amount", exc)
+            _add_error(errors, "amount", exc)
     if data.currency is not None:
         try:
             values["currency"] = normalize_currency(data.currency)
         except ValidationError as exc:
-            add_error(errors, "currency", exc)
+            _add_error(errors, "currency", exc)
     if data.probability is not None:
         if not 0 <= int(data.probability) <= 100:
-            add_error(errors, "probability", "A probability is a percentage, 0 to 100.")
+            _add_error(errors, "probability", "A probability is a percentage, 0 to 100.")
         values["probability"] = int(data.probability)
     if data.expected_close_date is not None:
         if not isinstance(data.expected_close_date, dt.date):
-            add_error(errors, "expected_close_date", "Give a date (YYYY-MM-DD).")
+            _add_error(errors, "expected_close_date", "Give a date (YYYY-MM-DD).")
         values["expected_close_date"] = data.expected_close_date
     for name, length in (("next_step", 200), ("competitors", 300), ("lost_reason", 200)):
         raw = getattr(data, name)
         if raw is not None:
-            values[name] = text(raw, length)
+            values[name] = _text(raw, length)
     if errors:
         raise ValidationError(errors)
     return values
@@ -191,7 +191,7 @@ def _enter_stage(
             summary = f"Deal {deal.name} lost" + (
                 f": {deal.lost_reason}" if deal.lost_reason else ""
             )
-        timeline(
+        _timeline(
             actor=actor,
             customer=deal.customer,
             summary=summary,
@@ -211,7 +211,7 @@ def _check_via(via: str) -> None:
 
 
 def _create(*, actor: Any, customer: Customer, data: DealInput, via: str) -> Deal:
-    require_visible_customer(actor, customer)
+    _require_visible_customer(actor, customer)
     values = _deal_values(data)
     placement = _placement(data, None)
     assert placement is not None
@@ -232,7 +232,7 @@ def _create(*, actor: Any, customer: Customer, data: DealInput, via: str) -> Dea
         owner_id=data.owner_id if data.owner_id is not None else (customer.owner_id or actor.pk),
         team_id=data.team_id
         if data.team_id is not None
-        else (customer.team_id or default_team(actor)),
+        else (customer.team_id or _default_team(actor)),
     )
     _apply_stage(deal, stage, keep_probability="probability" in values)
     stage_rules.check_entry(deal, stage)
@@ -240,7 +240,7 @@ def _create(*, actor: Any, customer: Customer, data: DealInput, via: str) -> Dea
     deal.save(force_insert=True)
     audit.record_created(actor=actor, obj=deal)
     outbox.emit("deal.created", deal_payload(deal), aggregate=deal)
-    timeline(
+    _timeline(
         actor=actor,
         customer=customer,
         summary=f"Deal {deal.name} opened in {stage.name} "
@@ -399,7 +399,7 @@ def deal_lose(
     """Move the deal to its pipeline's lost stage, recording why (required)."""
     require(actor, "edit", deal)
     _check_via(via)
-    if not text(reason, 200):
+    if not _text(reason, 200):
         raise ValidationError({"lost_reason": "Say why the deal was lost."})
     deal = lock_for_change(deal, expected_version=expected_version)
     if deal.status == DealStatus.LOST:

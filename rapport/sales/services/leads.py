@@ -19,7 +19,7 @@ from rapport.core.versioning import bump_version, lock_for_change
 from rapport.customers import normalize
 from rapport.sales.models import OPEN_LEAD_STATUSES, Lead, LeadStatus
 from rapport.sales.schemas import lead_payload
-from rapport.sales.services.common import LEAD_TYPE, add_error, default_team, text
+from rapport.sales.services.common import LEAD_TYPE, _add_error, _default_team, _text
 from rapport.sales.services.matching import best_match
 
 # Plain text fields and their lengths (the model's).
@@ -70,27 +70,27 @@ def _lead_values(data: LeadInput, *, creating: bool) -> dict[str, Any]:
     for name, length in LEAD_TEXT_FIELDS.items():
         raw = getattr(data, name, None)
         if raw is not None:
-            values[name] = text(raw, length)
+            values[name] = _text(raw, length)
     if data.email is not None:
         try:
             values["email"] = normalize.normalize_email(data.email) if data.email.strip() else ""
         except ValidationError as exc:
-            add_error(errors, "email", exc)
+            _add_error(errors, "email", exc)
     if data.phone is not None:
         try:
             values["phone"] = normalize.normalize_phone(data.phone) if data.phone.strip() else ""
         except ValidationError as exc:
-            add_error(errors, "phone", exc)
+            _add_error(errors, "phone", exc)
     if data.country is not None:
         country = data.country.strip().upper()
         if country and (len(country) != 2 or not country.isalpha()):
-            add_error(errors, "country", "Use a two-letter country code (e.g. DE, US).")
+            _add_error(errors, "country", "Use a two-letter country code (e.g. DE, US).")
         values["country"] = country
     if data.message is not None:
         values["message"] = str(data.message).strip()[:5000]
     if data.status is not None:
         if data.status not in (LeadStatus.NEW, LeadStatus.WORKING, LeadStatus.QUALIFIED):
-            add_error(
+            _add_error(
                 errors,
                 "status",
                 "Set new, working or qualified here; disqualify and convert are actions.",
@@ -98,7 +98,7 @@ def _lead_values(data: LeadInput, *, creating: bool) -> dict[str, Any]:
         values["status"] = data.status
     if data.score is not None:
         if not 0 <= int(data.score) <= 100:
-            add_error(errors, "score", "A score is between 0 and 100.")
+            _add_error(errors, "score", "A score is between 0 and 100.")
         values["score"] = int(data.score)
     if creating and not (
         values.get("first_name")
@@ -107,7 +107,7 @@ def _lead_values(data: LeadInput, *, creating: bool) -> dict[str, Any]:
         or values.get("phone")
         or values.get("organization_name")
     ):
-        add_error(
+        _add_error(
             errors, "last_name", "A lead needs a name, an e-mail, a phone or an organization."
         )
     if errors:
@@ -179,7 +179,7 @@ def lead_create(*, actor: Any, data: LeadInput) -> Lead:
         **values,
         matched_customer_id=match,
         owner_id=data.owner_id if data.owner_id is not None else actor.pk,
-        team_id=data.team_id if data.team_id is not None else default_team(actor),
+        team_id=data.team_id if data.team_id is not None else _default_team(actor),
     )
     lead.save(force_insert=True)
     audit.record_created(actor=actor, obj=lead)
@@ -240,7 +240,7 @@ def lead_disqualify(
     """Close a lead as not a fit, recording why (the reason is required)."""
     require(actor, "edit", lead)
     lead = lock_for_change(lead, expected_version=expected_version)
-    reason = text(reason, 200)
+    reason = _text(reason, 200)
     if not reason:
         raise ValidationError({"reason": "Say why the lead is disqualified."})
     if not lead.is_open:

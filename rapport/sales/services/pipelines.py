@@ -16,7 +16,7 @@ from rapport.core.permissions import require
 from rapport.core.versioning import bump_version, lock_for_change
 from rapport.sales.models import Pipeline, Stage
 from rapport.sales.schemas import pipeline_payload, stage_payload
-from rapport.sales.services.common import add_error, text
+from rapport.sales.services.common import _add_error, _text
 from rapport.sales.services.stage_rules import check_rule_fields
 
 
@@ -43,11 +43,11 @@ def _pipeline_values(data: PipelineInput, *, creating: bool, pk: int | None) -> 
     errors: dict[str, list[str]] = {}
     values: dict[str, Any] = {}
     if data.name is not None or creating:
-        name = text(data.name, 100)
+        name = _text(data.name, 100)
         if not name:
-            add_error(errors, "name", "Give the pipeline a name.")
+            _add_error(errors, "name", "Give the pipeline a name.")
         elif Pipeline.objects.filter(name__iexact=name).exclude(pk=pk or 0).exists():
-            add_error(errors, "name", f"There is a pipeline called {name!r} already.")
+            _add_error(errors, "name", f"There is a pipeline called {name!r} already.")
         values["name"] = name
     if data.position is not None:
         values["position"] = max(0, int(data.position))
@@ -55,7 +55,7 @@ def _pipeline_values(data: PipelineInput, *, creating: bool, pk: int | None) -> 
         try:
             values["currency"] = normalize_currency(data.currency or settings.DEFAULT_CURRENCY)
         except ValidationError as exc:
-            add_error(errors, "currency", exc)
+            _add_error(errors, "currency", exc)
     if data.is_default is not None:
         values["is_default"] = bool(data.is_default)
     if errors:
@@ -128,13 +128,13 @@ def _stage_values(
     errors: dict[str, list[str]] = {}
     values: dict[str, Any] = {}
     if data.name is not None or creating:
-        name = text(data.name, 100)
+        name = _text(data.name, 100)
         if not name:
-            add_error(errors, "name", "Give the stage a name.")
+            _add_error(errors, "name", "Give the stage a name.")
         elif (
             Stage.objects.filter(pipeline=pipeline, name__iexact=name).exclude(pk=pk or 0).exists()
         ):
-            add_error(errors, "name", f"This pipeline has a stage called {name!r} already.")
+            _add_error(errors, "name", f"This pipeline has a stage called {name!r} already.")
         values["name"] = name
     if data.position is not None:
         values["position"] = max(0, int(data.position))
@@ -143,7 +143,7 @@ def _stage_values(
         values["position"] = 0 if last is None else last + 1
     if data.probability is not None:
         if not 0 <= int(data.probability) <= 100:
-            add_error(errors, "probability", "A probability is a percentage, 0 to 100.")
+            _add_error(errors, "probability", "A probability is a percentage, 0 to 100.")
         values["probability"] = int(data.probability)
     for flag in ("is_won", "is_lost", "notify_owner"):
         if getattr(data, flag) is not None:
@@ -152,9 +152,9 @@ def _stage_values(
         try:
             values["required_fields"] = check_rule_fields(data.required_fields)
         except ValidationError as exc:
-            add_error(errors, "required_fields", exc)
+            _add_error(errors, "required_fields", exc)
     if values.get("is_won") and values.get("is_lost"):
-        add_error(errors, "is_lost", "A stage is won or lost, not both.")
+        _add_error(errors, "is_lost", "A stage is won or lost, not both.")
     if values.get("is_won"):
         values.setdefault("probability", 100)
     if values.get("is_lost"):
