@@ -139,7 +139,8 @@ class CustomerMatch:
 
     @property
     def percent(self) -> int:
-        return round(self.probability * 100)
+        # Never "100 % likely": the matcher weighs evidence, it does not prove identity.
+        return min(99, round(self.probability * 100))
 
 
 def lead_matches(*, actor: Any, lead: Lead, limit: int = 5) -> list[CustomerMatch]:
