@@ -242,6 +242,17 @@ class Deal(OwnedModel):
         return f'"{self.pk}-{self.version}"'
 
     @property
+    def amount_label(self) -> str:
+        """ "12,000.00 EUR": cheap to render hundreds of times (the board's cards)."""
+        return f"{self.amount:,.2f} {self.currency}"
+
+    @property
+    def close_label(self) -> str:
+        """ "3 Mar 2027", or "" without a date."""
+        d = self.expected_close_date
+        return f"{d.day} {d:%b %Y}" if d else ""
+
+    @property
     def weighted_amount(self) -> Decimal:
         return (self.amount * self.probability / 100).quantize(Decimal("0.01"))
 

@@ -9,10 +9,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils.html import format_html_join
 
 from rapport.core.pagination import Page, SortKey, keyset_page, parse_sort
 from rapport.core.permissions import can, scope_queryset
@@ -274,6 +274,9 @@ class BoardColumn:
     count: int = 0
     totals: list[Total] = field(default_factory=list)
     deals: list[Deal] = field(default_factory=list)
+    # The card menu's <option>s with this column's stage selected: every card of a column
+    # shares them, so the page renders them once per column, not once per card.
+    stage_options: str = ""
 
     @property
     def more(self) -> int:
@@ -292,7 +295,8 @@ def board(
 ) -> Board:
     """The kanban board of `pipeline`: per stage the count, total and weighted total (one
     SQL aggregate over every deal the actor may see) and the first `cap` cards in close
-    date order (one windowed query): three queries however many deals there are."""
+    date order (one indexed query per non-empty stage): the query count depends on the
+    pipeline's stages, never on its deals."""
     f = filters or DealFilters()
     f.pipeline_id = pipeline.pk
     base = _filter_deals(scope_queryset(Deal.objects.all(), actor=actor), f)
@@ -319,21 +323,21 @@ def board(
                 weighted=Decimal(row["weighted"] or 0).quantize(Decimal("0.01")),
             )
         )
-    if cap > 0 and stages:
-        ranked = base.annotate(
-            rank=Window(
-                RowNumber(),
-                partition_by=[F("stage_id")],
-                order_by=[F("expected_close_date").asc(nulls_last=True), F("id").asc()],
-            )
-        ).filter(rank__lte=cap)
-        cards = ranked.select_related("customer", "owner").order_by(
-            "stage_id", F("expected_close_date").asc(nulls_last=True), "id"
-        )
-        for deal in cards:
-            columns[deal.stage_id].deals.append(deal)
+    if cap > 0:
+        # One LIMITed query per stage, each walking the (stage, close date, id) index: a
+        # column of 100,000 deals costs what a column of 50 does. (A ROW_NUMBER() window
+        # over the pipeline would sort every deal first.) Deals without a close date come
+        # where the database sorts NULLs (first on SQLite, last on PostgreSQL).
+        cards = base.select_related("customer", "owner").order_by("expected_close_date", "id")
+        for stage in stages:
+            columns[stage.pk].deals = list(cards.filter(stage_id=stage.pk)[:cap])
     for column in columns.values():
         column.totals.sort(key=lambda t: t.currency)
+        column.stage_options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            ((s.pk, " selected" if s.pk == column.stage.pk else "", s.name) for s in stages),
+        )
     return Board(pipeline=pipeline, columns=[columns[s.pk] for s in stages], cap=cap)
 
 

@@ -534,7 +534,8 @@ def _render_board(
         "filters": data,
         "may_move": can(request.user, "edit", Deal),
         "may_configure": can(request.user, "edit", Pipeline),
-        "deal_list_url": reverse("sales:deal_list"),
+        # Cards link by concatenation: 300 cards, 600 fewer `reverse()` calls.
+        "deal_base": reverse("sales:deal_list"),
     }
     htmx = getattr(request, "htmx", None)
     template = "sales/_board.html" if htmx and htmx.target == "board" else "sales/board.html"
