@@ -222,6 +222,22 @@ class Deal(OwnedModel):
                 name="deal_board_column",
             ),
             models.Index(fields=["pipeline", "status", "id"], name="deal_pipeline_status"),
+            # The board's counts and totals as an index-only scan, with the columns its
+            # scope and filters narrow by (owner, team, close month): 100,000 deals are
+            # summed without reading one table row.
+            models.Index(
+                fields=[
+                    "pipeline",
+                    "stage",
+                    "currency",
+                    "owner",
+                    "team",
+                    "expected_close_date",
+                    "amount",
+                    "probability",
+                ],
+                name="deal_board_totals",
+            ),
             models.Index(fields=["status", "-created_at", "-id"], name="deal_status_recent"),
             models.Index(fields=["-created_at", "-id"], name="deal_recent"),
             models.Index(fields=["expected_close_date", "id"], name="deal_close_date"),
