@@ -238,7 +238,7 @@ def delete_stage(request: HttpRequest, stage_id: Id) -> Any:
     services.stage_delete(
         actor=actor, stage=stage, expected_version=if_match_version(request, stage)
     )
-    return 204, None
+    return Status(204, None)
 
 
 # --- Deals --------------------------------------------------------------------------------
