@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from rapport.sales import views
+from rapport.sales import views, web_form
 
 urlpatterns = [
     path("leads/", views.lead_list, name="lead_list"),
@@ -25,4 +25,5 @@ urlpatterns = [
     path("pipelines/<int:pk>/", views.pipeline_settings, name="pipeline_settings"),
     path("pipelines/<int:pk>/stages/", views.stage_add, name="stage_add"),
     path("stages/<int:pk>/", views.stage_edit, name="stage_edit"),
+    path("forms/lead/", web_form.web_lead, name="web_lead"),
 ]
