@@ -66,7 +66,7 @@ def web_lead(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"detail": "This site may not post leads here."}, status=403)
     if request.POST.get(HONEYPOT):
         return _answer(request, origin, 200, {"ok": True})
-    values = {name: request.POST.get(name, "")[:5000] for name in FIELDS}
+    values: dict[str, Any] = {name: request.POST.get(name, "")[:5000] for name in FIELDS}
     source = (request.POST.get("source") or "web form")[:100]
     try:
         services.lead_create(actor=system_actor(), data=services.LeadInput(source=source, **values))
