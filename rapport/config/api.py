@@ -11,6 +11,7 @@ from rapport.dedupe.api import router as dedupe_router
 from rapport.identity.api import router as identity_router
 from rapport.identity.auth import api_auth
 from rapport.integrations.api import router as integrations_router
+from rapport.sales.api import router as sales_router
 
 api = build_api(auth=api_auth())
 api.add_router("/", identity_router)
@@ -20,3 +21,4 @@ api.add_router("/", integrations_router)
 api.add_router("/", dedupe_router)
 api.add_router("/", dataquality_router)
 api.add_router("/", activities_router)
+api.add_router("/", sales_router)

@@ -222,6 +222,10 @@ RATELIMIT_PASSWORD_RESET = env.str("RATELIMIT_PASSWORD_RESET", default="10/h")
 RATELIMIT_PASSWORD_RESET_PER_EMAIL = env.str("RATELIMIT_PASSWORD_RESET_PER_EMAIL", default="3/h")
 RATELIMIT_TWO_FACTOR = env.str("RATELIMIT_TWO_FACTOR", default="10/m")
 RATELIMIT_API_PER_KEY = env.str("RATELIMIT_API_PER_KEY", default="6000/m")
+# The public web-to-lead endpoint (docs/sales.md): submissions per IP, and the sites whose
+# pages may post to it ("https://www.example.com"; none: every cross-site post is refused).
+RATELIMIT_WEB_LEAD = env.str("RATELIMIT_WEB_LEAD", default="20/h")
+SALES_WEB_FORM_ORIGINS = env.list("SALES_WEB_FORM_ORIGINS", default=[])
 # API key lookups are cached per process at most this long; revoking a key (or any change
 # to a user's access) invalidates every process's cache at once through CACHE_URL. 0: off.
 API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=30)

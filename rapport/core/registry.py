@@ -287,6 +287,7 @@ class _Registry:
     tasks: dict[str, Any] = field(default_factory=dict)
     import_targets: dict[str, ImportTarget] = field(default_factory=dict)
     segment_fields: dict[tuple[str, str], SegmentField] = field(default_factory=dict)
+    person_matcher: Callable[..., list[tuple[int, float]]] | None = None
 
 
 _registry = _Registry()
@@ -486,3 +487,14 @@ def report_sources() -> list[ReportSource]:
 
 def report_source(name: str) -> ReportSource | None:
     return _report_sources.get(name)
+
+
+def set_person_matcher(matcher: Callable[..., list[tuple[int, float]]]) -> None:
+    """The on-create duplicate check (dedupe's `likely_duplicates`: keyword arguments
+    first_name, last_name, email, phone, limit; returns [(customer id, probability)]), so
+    lower apps (sales' leads) match people without importing the app above them."""
+    _registry.person_matcher = matcher
+
+
+def person_matcher() -> Callable[..., list[tuple[int, float]]] | None:
+    return _registry.person_matcher

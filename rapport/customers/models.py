@@ -446,6 +446,7 @@ class InteractionKind(models.TextChoices):
     MERGE = "merge", "Merge"
     LIFECYCLE = "lifecycle", "Lifecycle change"
     CONSENT = "consent", "Consent"
+    DEAL = "deal", "Deal"
 
 
 class Channel(models.TextChoices):

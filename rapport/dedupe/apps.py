@@ -12,7 +12,9 @@ class DedupeConfig(AppConfig):
 
     def ready(self) -> None:
         from rapport.core import registry, scheduler
-        from rapport.dedupe import demo, gdpr, panels, system_checks, tasks
+        from rapport.dedupe import check, demo, gdpr, panels, system_checks, tasks
+
+        registry.set_person_matcher(check.likely_duplicates)
 
         registry.add_tasks("dedupe", tasks.dedupe_full)
 

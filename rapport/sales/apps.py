@@ -1,3 +1,5 @@
+"""Sales force automation: leads, pipelines, deals, quotes and forecasts on the customer hub."""
+
 from django.apps import AppConfig
 
 
@@ -7,4 +9,6 @@ class SalesConfig(AppConfig):
     verbose_name = "Sales"
 
     def ready(self) -> None:
-        pass
+        from rapport.sales import registration
+
+        registration.register()

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('customers', '0011_activities'),
+        ('customers', '0011_interaction_kinds'),
         ('identity', '0004_user_locale'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
