@@ -269,3 +269,12 @@ def queues() -> list[Queue]:
 
 def statuses() -> list[TicketStatus]:
     return list(TicketStatus.objects.all())
+
+
+def signature_of(*, actor: Any) -> str:
+    """The acting agent's own reply signature ("" when none)."""
+    from rapport.service.models import AgentProfile
+
+    pk = getattr(actor, "pk", None)
+    profile = AgentProfile.objects.filter(user_id=pk).first() if pk else None
+    return profile.signature if profile else ""
