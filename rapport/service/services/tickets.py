@@ -4,6 +4,7 @@ transaction, audits, emits, and puts the interaction on the customer's timeline.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import secrets
 from dataclasses import dataclass, field
@@ -502,6 +503,30 @@ def message_receive(*, actor: Any, ticket: Ticket, data: MessageInput) -> Messag
     outbox.emit("message.received", message_payload(message), aggregate=ticket)
     _timeline(actor, ticket, message)
     return message
+
+
+@transaction.atomic
+def ticket_delete(*, actor: Any, ticket: Ticket, expected_version: int | None = None) -> None:
+    """Delete a ticket with its messages and attachments (spam, a test). The customer's
+    timeline keeps what happened; the audit row keeps the ticket as it was."""
+    require(actor, "delete", ticket)
+    ticket = lock_for_change(ticket, expected_version=expected_version)
+    payload = ticket_payload(ticket)
+    from rapport.service import attachments
+
+    files = list(attachments.Attachment.objects.filter(message__ticket=ticket))
+    transaction.on_commit(lambda: _unlink(files))
+    audit.record_deleted(actor=actor, obj=ticket, before=audit.snapshot(ticket))
+    outbox.emit("ticket.deleted", payload, aggregate=ticket)
+    ticket.delete()
+
+
+def _unlink(files: list[Any]) -> None:
+    from rapport.service import attachments
+
+    for attachment in files:
+        with contextlib.suppress(FileNotFoundError):
+            attachments.path_of(attachment).unlink(missing_ok=True)
 
 
 @transaction.atomic
