@@ -50,7 +50,7 @@ def register() -> None:
             key="service",
             label="Service",
             url_name="service:inbox",
-            icon="inbox",
+            icon="headset",
             order=25,
             object_type="service.ticket",
         )
