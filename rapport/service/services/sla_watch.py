@@ -48,7 +48,7 @@ def sla_check_breaches(*, now: dt.datetime | None = None) -> WatchResult:
     longest = SLAPolicy.objects.aggregate(m=Max("warn_before_minutes"))["m"] or 0
     horizon = now + dt.timedelta(minutes=longest)
     due = (
-        Ticket.objects.select_for_update(skip_locked=True)
+        Ticket.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(Q(sla_next_due__lte=now) | Q(sla_next_due__lte=horizon, sla_warned_at=None))
         .select_related("sla_policy")
         .order_by("sla_next_due", "id")[:BATCH]
