@@ -10,7 +10,7 @@ PYTEST_WORKERS ?= auto
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run install migrate demo serve test lint test-python browser fmt lock clean bench
+.PHONY: run install migrate demo serve test lint test-python browser imap-server fmt lock clean bench
 
 run: install migrate demo serve
 
@@ -46,6 +46,19 @@ browser:
 	  echo "Installed $$(command -v chromium)."; \
 	fi
 
+# Debian's dovecot is the real IMAP server of the service tests (started by the tests
+# themselves with a throwaway configuration; nothing runs as a system service).
+imap-server:
+	@if command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ]; then \
+	  echo "IMAP tests use $$(command -v dovecot || echo /usr/sbin/dovecot)."; \
+	else \
+	  echo "dovecot is missing: installing Debian's dovecot-imapd for the IMAP tests (apt-get, needs root or sudo)…"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq dovecot-imapd >/dev/null; \
+	  $$SUDO systemctl disable --now dovecot >/dev/null 2>&1 || true; \
+	  echo "Installed dovecot."; \
+	fi
+
 lint: install
 	$(BIN)/ruff check rapport benchmarks
 	$(BIN)/ruff format --check rapport benchmarks
@@ -53,11 +66,11 @@ lint: install
 	$(BIN)/lint-imports
 	$(BIN)/rapport makemigrations --check --dry-run -v 0
 
-test-python: install browser
+test-python: install browser imap-server
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile -q $(PYTEST_ARGS)
 
 # The browser check comes first, so that `make test` says at once whether it installs one.
-test: browser lint test-python
+test: browser imap-server lint test-python
 
 fmt: install
 	$(BIN)/ruff check --fix rapport benchmarks

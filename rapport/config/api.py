@@ -12,6 +12,7 @@ from rapport.identity.api import router as identity_router
 from rapport.identity.auth import api_auth
 from rapport.integrations.api import router as integrations_router
 from rapport.sales.api import router as sales_router
+from rapport.service.api import router as service_router
 
 api = build_api(auth=api_auth())
 api.add_router("/", identity_router)
@@ -22,3 +23,4 @@ api.add_router("/", dedupe_router)
 api.add_router("/", dataquality_router)
 api.add_router("/", activities_router)
 api.add_router("/", sales_router)
+api.add_router("/", service_router)

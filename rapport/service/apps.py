@@ -7,4 +7,6 @@ class ServiceConfig(AppConfig):
     verbose_name = "Service"
 
     def ready(self) -> None:
-        pass
+        from rapport.service.registration import register
+
+        register()

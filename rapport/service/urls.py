@@ -1,5 +1,9 @@
-from django.urls import path  # noqa: F401
+"""Service pages."""
+
+from django.urls import include, path
 
 app_name = "service"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    path("", include("rapport.service.urls_inbox")),
+]
