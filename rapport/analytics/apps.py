@@ -7,4 +7,6 @@ class AnalyticsConfig(AppConfig):
     verbose_name = "Analytics"
 
     def ready(self) -> None:
-        pass
+        from rapport.analytics import rfm_setup
+
+        rfm_setup.register()
