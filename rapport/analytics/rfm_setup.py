@@ -1,20 +1,64 @@
 """What RFM, cohorts and next-best-offer add to the shell: tasks and their schedule, the
-360° page's panel, the segment field, navigation and merge/GDPR rules. Called once from
+360° page's panel, the segment fields, navigation and merge/GDPR rules. Called once from
 AnalyticsConfig.ready()."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
+
+CUSTOMER_TYPE = "customers.customer"
 
 
 def register() -> None:
-    from rapport.analytics import rfm_tasks
+    from rapport.analytics import rfm_panels, rfm_tasks
+    from rapport.analytics.models import RfmSegment
     from rapport.core import registry, scheduler
 
     registry.add_tasks("analytics", rfm_tasks.rfm_job, rfm_tasks.rfm_scheduled)
     scheduler.every(
         "analytics.rfm", "rapport.analytics.rfm_tasks.rfm_scheduled", dt.timedelta(days=1)
     )
+    registry.add_nav(
+        registry.NavItem(
+            key="analytics_rfm",
+            label="RFM segments",
+            url_name="analytics:rfm",
+            icon="bar-chart",
+            order=60,
+            object_type=CUSTOMER_TYPE,
+        )
+    )
+    registry.add_panel(
+        registry.Panel(
+            key="rfm",
+            title="RFM segment",
+            template="analytics/rfm_panel.html",
+            context=rfm_panels.customer_panel_context,
+            order=20,
+            column="side",
+        )
+    )
+    choices = ", ".join(RfmSegment.values)
+    for name, label, kind, operators, apply, lookup in (
+        ("rfm_segment", f"RFM segment ({choices})", "choice", ("in",), rfm_panels.apply_segment,
+         "rfm__segment__in"),
+        ("rfm_r", "RFM recency score (1-5)", "number", ("eq",), rfm_panels.apply_r,
+         "rfm__r_score"),
+        ("rfm_f", "RFM frequency score (1-5)", "number", ("eq",), rfm_panels.apply_f,
+         "rfm__f_score"),
+    ):  # fmt: skip
+        registry.add_segment_field(
+            registry.SegmentField(
+                object_type=CUSTOMER_TYPE,
+                name=name,
+                label=label,
+                type=kind,
+                operators=operators,
+                apply=apply,
+                lookup=lookup,
+            )
+        )
     registry.add_merge_rule(
         registry.MergeRule(
             "analytics.RfmScore",
@@ -23,3 +67,29 @@ def register() -> None:
             why="derived scores: the next RFM run scores the survivor from the moved orders",
         )
     )
+    registry.add_gdpr_contributor(
+        registry.GdprContributor(
+            key="analytics_rfm",
+            label="RFM scores",
+            export=_gdpr_export,
+            erase=_gdpr_erase,
+            order=40,
+        )
+    )
+
+
+def _gdpr_export(*, customer_id: int) -> dict[str, Any] | None:
+    from rapport.analytics.models import RfmScore
+
+    row = RfmScore.objects.filter(pk=customer_id).values().first()
+    if row is None:
+        return None
+    return {"rfm": {k: str(v) if v is not None else None for k, v in row.items()}}
+
+
+def _gdpr_erase(*, ctx: Any) -> int:
+    """An erased person's scores go; a later run scores no one without orders."""
+    from rapport.analytics.models import RfmScore
+
+    deleted, _ = RfmScore.objects.filter(pk=ctx.customer_id).delete()
+    return deleted
