@@ -79,7 +79,7 @@ def test_overview_counts_only_visible_customers(world: dict[str, Any], who: str)
     visible = RfmScore.objects.filter(customer__display_name__in=VISIBLE[who])
     assert overview.revenue == sum(s.monetary for s in visible)
     html = _client(user).get("/analytics/rfm/").content.decode()
-    assert f'data-rfm-total>{len(VISIBLE[who])}<' in html
+    assert f"data-rfm-total>{len(VISIBLE[who])}<" in html
 
 
 @pytest.mark.parametrize("who", ["rep", "manager", "boss"])
@@ -130,7 +130,8 @@ def test_overview_and_empty_states() -> None:
     boss = user_with(Scope.ALL)
     html = _client(boss).get("/analytics/rfm/").content.decode()
     assert "No RFM scores yet" in html
-    assert "No scored customers yet" in _client(boss).get("/analytics/rfm/customers/").content.decode()
+    listing = _client(boss).get("/analytics/rfm/customers/").content.decode()
+    assert "No scored customers yet" in listing
 
 
 def test_a_user_without_customers_gets_403() -> None:
@@ -154,9 +155,8 @@ def test_panel_on_the_360_page_respects_scope(world: dict[str, Any], who: str) -
 def test_segment_fields_filter_the_customer_list(world: dict[str, Any]) -> None:
     boss = world["boss"]
     champions = customer_selectors.customer_list(actor=boss, filters={"rfm_segment": "champions"})
-    expected = set(
-        RfmScore.objects.filter(segment="champions").values_list("customer__display_name", flat=True)
-    )
+    rows = RfmScore.objects.filter(segment="champions")
+    expected = set(rows.values_list("customer__display_name", flat=True))
     assert set(champions.values_list("display_name", flat=True)) == expected
     assert "South Top" in expected
     top = RfmScore.objects.get(customer__display_name="South Top")
@@ -165,7 +165,8 @@ def test_segment_fields_filter_the_customer_list(world: dict[str, Any]) -> None:
     )
     assert "South Top" in set(cell.values_list("display_name", flat=True))
     # Scope still applies: the rep's champions are theirs only.
-    mine = customer_selectors.customer_list(actor=world["rep"], filters={"rfm_segment": "champions"})
+    rep = world["rep"]
+    mine = customer_selectors.customer_list(actor=rep, filters={"rfm_segment": "champions"})
     assert set(mine.values_list("display_name", flat=True)) <= VISIBLE["rep"]
     with pytest.raises(Exception, match="Unknown RFM segment"):
         list(customer_selectors.customer_list(actor=boss, filters={"rfm_segment": "vip"}))
