@@ -23,14 +23,14 @@ CUSTOMER_TYPE = "customers.customer"
 SCORE_CHOICES = [("", "Any")] + [(str(n), str(n)) for n in range(1, 6)]
 
 
-def _require_customers(request: AuthedRequest) -> None:
+def require_customers(request: AuthedRequest) -> None:
     if not can(request.user, "view", CUSTOMER_TYPE):
         raise PermissionDenied("Your role does not include customers.")
 
 
 @login_required
 def rfm_overview(request: AuthedRequest) -> HttpResponse:
-    _require_customers(request)
+    require_customers(request)
     overview = rfm_selectors.rfm_overview(actor=request.user)
     return render(
         request,
@@ -98,7 +98,7 @@ class RfmCustomerList(ListPage):
     )
 
     def check_access(self) -> None:
-        _require_customers(self.request)
+        require_customers(self.request)
 
     def read(
         self, *, data: dict[str, Any], sort: str, cursor: str | None, limit: int

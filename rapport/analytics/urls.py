@@ -4,4 +4,5 @@ app_name = "analytics"
 
 urlpatterns: list = [
     path("", include("rapport.analytics.rfm_urls")),
+    path("", include("rapport.analytics.cohort_urls")),
 ]
