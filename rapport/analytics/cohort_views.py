@@ -31,7 +31,7 @@ class CohortForm(forms.Form):
 @login_required
 def cohort_overview(request: AuthedRequest) -> HttpResponse:
     require_customers(request)
-    form = CohortForm(request.GET or None)
+    form = CohortForm(request.GET or None, initial={"months": 24})
     data = form.cleaned_data if form.is_valid() else {}
     months = data.get("months") or 24
     report = cohorts.cohort_report(actor=request.user, months=months)

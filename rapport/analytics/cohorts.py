@@ -71,10 +71,7 @@ class CohortCell:
     revenue: Decimal
     retention: float  # 0 to 100
     revenue_per_customer: Decimal  # revenue / cohort size
-
-    @property
-    def heat(self) -> int:
-        return min(10, round(self.retention / 10))
+    heat: int = 0  # the shade step, 0 to 10, relative to the best retention after month 0
 
 
 @dataclass
@@ -196,6 +193,11 @@ def cohort_report(*, actor: Any, months: int = 24, today: dt.date | None = None)
     )
     for trend in shown:
         trend.bar = report.bar(trend)
+    # Month 0 is always 100 %: shade the later months against the best of them instead.
+    cells = [c for row in table for c in row.cells if c is not None]
+    best = max((c.retention for c in cells if c.k), default=0.0)
+    for cell in cells:
+        cell.heat = 10 if cell.k == 0 else round(10 * cell.retention / best) if best else 0
     return report
 
 
