@@ -11,13 +11,25 @@ CUSTOMER_TYPE = "customers.customer"
 
 
 def register() -> None:
-    from rapport.analytics import rfm_panels, rfm_tasks
+    from rapport.analytics import recommend_panels, rfm_panels, rfm_tasks
     from rapport.analytics.models import RfmSegment
     from rapport.core import registry, scheduler
 
-    registry.add_tasks("analytics", rfm_tasks.rfm_job, rfm_tasks.rfm_scheduled)
+    registry.add_tasks(
+        "analytics",
+        rfm_tasks.rfm_job,
+        rfm_tasks.rfm_scheduled,
+        rfm_tasks.recommend_job,
+        rfm_tasks.recommend_scheduled,
+        rfm_tasks.recommend_evaluate_job,
+    )
     scheduler.every(
         "analytics.rfm", "rapport.analytics.rfm_tasks.rfm_scheduled", dt.timedelta(days=1)
+    )
+    scheduler.every(
+        "analytics.recommendations",
+        "rapport.analytics.rfm_tasks.recommend_scheduled",
+        dt.timedelta(days=1),
     )
     registry.add_nav(
         registry.NavItem(
@@ -36,6 +48,16 @@ def register() -> None:
             template="analytics/rfm_panel.html",
             context=rfm_panels.customer_panel_context,
             order=20,
+            column="side",
+        )
+    )
+    registry.add_panel(
+        registry.Panel(
+            key="recommendations",
+            title="Next best offer",
+            template="analytics/recommend_panel.html",
+            context=recommend_panels.customer_panel_context,
+            order=25,
             column="side",
         )
     )
@@ -65,6 +87,14 @@ def register() -> None:
             "customer",
             registry.MergeStrategy.KEEP,
             why="derived scores: the next RFM run scores the survivor from the moved orders",
+        )
+    )
+    registry.add_merge_rule(
+        registry.MergeRule(
+            "analytics.Recommendation",
+            "customer",
+            registry.MergeStrategy.KEEP,
+            why="derived offers: the next recommendation run covers the survivor's history",
         )
     )
     registry.add_gdpr_contributor(

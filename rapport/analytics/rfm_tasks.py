@@ -22,3 +22,25 @@ def rfm_scheduled() -> dict[str, Any]:
     from rapport.analytics.rfm import rfm_scheduled as run
 
     return run()
+
+
+@task()
+def recommend_job(*, job_id: str) -> dict[str, Any]:
+    from rapport.analytics.recommend import recommend_execute
+
+    return run_job(job_id, recommend_execute)
+
+
+@task()
+def recommend_scheduled() -> dict[str, Any]:
+    """Every customer's next best offers, recomputed daily from the new orders."""
+    from rapport.analytics.recommend import recommendations_scheduled
+
+    return recommendations_scheduled()
+
+
+@task()
+def recommend_evaluate_job(*, job_id: str) -> dict[str, Any]:
+    from rapport.analytics.recommend import evaluate_execute
+
+    return run_job(job_id, evaluate_execute)

@@ -31,6 +31,7 @@ COMMANDS = {
     "export": "rapport.dataquality",
     "rescore": "rapport.dataquality",
     "dedupe": "rapport.dedupe",
+    "recommend": "rapport.analytics",
 }
 
 

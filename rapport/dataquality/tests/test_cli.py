@@ -248,7 +248,15 @@ def test_the_list_of_rapports_commands_is_complete() -> None:
 
     shipped = {
         name
-        for app in ("core", "customers", "identity", "commerce", "dataquality", "dedupe")
+        for app in (
+            "core",
+            "customers",
+            "identity",
+            "commerce",
+            "dataquality",
+            "dedupe",
+            "analytics",
+        )
         for name in find_commands(str(Path(__file__).parents[2] / app / "management"))
     }
     assert shipped == set(COMMANDS)
