@@ -5,9 +5,10 @@ background job, daily and on demand.
 Figures count orders that bring revenue (not cancelled or returned) up to the end of the
 `as_of` day. Frequency is the number of distinct purchase days (two orders on one day are
 one visit, as in the CLV models), monetary the sum of the order totals. Scores are
-quintiles by NTILE(5); customers who share a value share its score (the quintile the first
-of them falls in), so the 60 % of one-time buyers of a typical shop all get F = 1 rather
-than being spread over F 1-3 by an arbitrary tie-break.
+NTILE(5) quintiles in ascending order of each figure (recency: of the last purchase day);
+customers who share a value share its score (the quintile the first of them falls in), so
+the 60 % of one-time buyers of a typical shop all get F = 1 rather than being spread over
+F 1-3 by an arbitrary tie-break.
 """
 
 from __future__ import annotations
@@ -81,11 +82,35 @@ def _segment_case() -> str:
     return f"CASE r * 10 + fm {whens} END"
 
 
+def _tile(position: str) -> str:
+    """NTILE(5)'s tile for the row at 1-based `position` of n rows, as SQL: the first n % 5
+    tiles hold n / 5 + 1 rows, the others n / 5. Given RANK() (the position of the first
+    of a run of equal values), every tied customer gets the first one's tile: the same
+    scores as NTILE followed by MIN over each value's ties, in three sorts rather than six.
+    """
+    big, small, rest = "(n / 5 + 1)", "NULLIF(n / 5, 0)", "(n - n / 5 * 5)"  # rest: n mod 5
+    return (
+        f"CASE WHEN {position} <= {rest} * {big} THEN ({position} - 1) / {big} + 1 "
+        f"ELSE {rest} + ({position} - 1 - {rest} * {big}) / {small} + 1 END"
+    )
+
+
 def _recency_sql() -> str:
     """Whole days from the last purchase day to the as-of date (a parameter)."""
     if connection.vendor == "postgresql":
         return "(CAST(%s AS date) - last_day)"
     return "CAST(julianday(%s) - julianday(last_day) AS INTEGER)"
+
+
+class PurchaseDay(TruncDate):
+    """An order's day in the site's time zone. SQLite: with UTC, the stored text's first
+    ten characters, instead of Django's Python function per row (ten times faster)."""
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        if timezone.get_current_timezone_name() != "UTC":
+            return self.as_sql(compiler, connection, **extra)
+        sql, params = compiler.compile(self.lhs)
+        return f"substr({sql}, 1, 10)", params
 
 
 def _aggregate(as_of: dt.date) -> tuple[str, tuple[Any, ...]]:
@@ -98,8 +123,8 @@ def _aggregate(as_of: dt.date) -> tuple[str, tuple[Any, ...]]:
         .annotate(
             first_at=Min("ordered_at"),
             last_at=Max("ordered_at"),
-            last_day=Max(TruncDate("ordered_at")),
-            days=Count(TruncDate("ordered_at"), distinct=True),
+            last_day=Max(PurchaseDay("ordered_at")),
+            days=Count(PurchaseDay("ordered_at"), distinct=True),
             n_orders=Count("id"),
             revenue=Sum("total"),
         )
@@ -117,19 +142,17 @@ def score_all(*, as_of: dt.date | None = None) -> RfmRun:
     table = RfmScore._meta.db_table
     sql = f"""
         WITH agg AS ({aggregate_sql}),
-        tiled AS (
-            SELECT agg.*, {_recency_sql()} AS recency_days,
-                NTILE(5) OVER (ORDER BY last_day, customer_id) AS r_tile,
-                NTILE(5) OVER (ORDER BY days, customer_id) AS f_tile,
-                NTILE(5) OVER (ORDER BY revenue, customer_id) AS m_tile
+        ranked AS (
+            SELECT agg.*, {_recency_sql()} AS recency_days, COUNT(*) OVER () AS n,
+                RANK() OVER (ORDER BY last_day) AS r_pos,
+                RANK() OVER (ORDER BY days) AS f_pos,
+                RANK() OVER (ORDER BY revenue) AS m_pos
             FROM agg
         ),
         scored AS (
-            SELECT tiled.*,
-                MIN(r_tile) OVER (PARTITION BY last_day) AS r,
-                MIN(f_tile) OVER (PARTITION BY days) AS f,
-                MIN(m_tile) OVER (PARTITION BY revenue) AS m
-            FROM tiled
+            SELECT ranked.*, {_tile("r_pos")} AS r, {_tile("f_pos")} AS f,
+                {_tile("m_pos")} AS m
+            FROM ranked
         ),
         graded AS (SELECT scored.*, (f + m + 1) / 2 AS fm FROM scored)
         INSERT INTO {table} (customer_id, recency_days, frequency, orders, monetary,

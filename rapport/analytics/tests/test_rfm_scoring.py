@@ -138,3 +138,24 @@ def test_the_sql_grid_is_the_python_grid() -> None:
             for fm in range(1, 6):
                 cursor.execute(sql, (r, fm))
                 assert cursor.fetchone()[0] == rfm.segment_for(r, fm), (r, fm)
+
+
+def _ntile(position: int, n: int) -> int:
+    """NTILE(5) as the SQL standard defines it: the first n mod 5 tiles get one more row."""
+    q, r = divmod(n, 5)
+    sizes = [q + 1] * r + [q] * (5 - r)
+    total = 0
+    for tile, size in enumerate(sizes, start=1):
+        total += size
+        if position <= total:
+            return tile
+    raise AssertionError
+
+
+def test_the_tile_of_a_position_is_ntiles() -> None:
+    sql = f"SELECT {rfm._tile('p')} FROM (SELECT %s AS n, %s AS p) AS cell"  # noqa: S608
+    with connection.cursor() as cursor:
+        for n in range(1, 18):
+            for position in range(1, n + 1):
+                cursor.execute(sql, (n, position))
+                assert cursor.fetchone()[0] == _ntile(position, n), (n, position)
