@@ -118,8 +118,9 @@ def _gdpr_export(*, customer_id: int) -> dict[str, Any] | None:
 
 
 def _gdpr_erase(*, ctx: Any) -> int:
-    """An erased person's scores go; a later run scores no one without orders."""
-    from rapport.analytics.models import RfmScore
+    """An erased person's scores and offers go (derived from their history)."""
+    from rapport.analytics.models import Recommendation, RfmScore
 
-    deleted, _ = RfmScore.objects.filter(pk=ctx.customer_id).delete()
-    return deleted
+    scores, _ = RfmScore.objects.filter(pk=ctx.customer_id).delete()
+    offers, _ = Recommendation.objects.filter(customer_id=ctx.customer_id).delete()
+    return scores + offers

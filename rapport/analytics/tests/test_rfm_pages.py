@@ -198,3 +198,19 @@ def test_scheduled_run_scores_everyone(world: dict[str, Any]) -> None:
     result = rfm.rfm_scheduled()
     assert result["scored"] == 5
     assert Job.objects.get(kind=rfm.RFM_JOB_KIND, owner=None).status == JobStatus.SUCCEEDED
+
+
+def test_gdpr_export_and_erase(world: dict[str, Any]) -> None:
+    from rapport.analytics.models import Recommendation
+    from rapport.core import registry
+    from rapport.core.gdpr import ErasureContext
+
+    contributor = next(c for c in registry.gdpr_contributors() if c.key == "analytics_rfm")
+    score = RfmScore.objects.select_related("customer").get(customer__display_name="South Top")
+    exported = contributor.export(customer_id=score.pk)
+    assert exported is not None and exported["rfm"]["segment"] == "champions"
+    assert contributor.export(customer_id=0) is None
+    ctx = ErasureContext(actor=None, customer_id=score.pk, label="Erased")
+    assert contributor.erase(ctx=ctx) == 1
+    assert not RfmScore.objects.filter(pk=score.pk).exists()
+    assert not Recommendation.objects.filter(customer_id=score.pk).exists()
