@@ -150,3 +150,29 @@ def test_month_parsing() -> None:
     assert Month(2026, 2).minus(Month(2025, 11)) == 3
     with pytest.raises(Exception, match="YYYY-MM"):
         Month.parse("March")
+
+
+def test_cohort_list_makes_the_same_queries_for_few_rows_and_many(
+    shop, django_assert_num_queries
+) -> None:
+    client = Client()
+    client.force_login(shop["boss"])
+    url = "/analytics/cohorts/customers/?cohort=2026-01"
+    client.get(url)
+    with django_assert_num_queries(5):
+        client.get(url)
+    for n in range(20):
+        customer = CustomerFactory(display_name=f"Extra {n}")
+        Order.objects.create(
+            customer=customer, currency="EUR", total=Decimal(5), status="delivered",
+            ordered_at=dt.datetime(2026, 1, 3, 12, tzinfo=dt.UTC),
+        )  # fmt: skip
+    with django_assert_num_queries(5):
+        assert b"Extra 19" in client.get(url).content
+
+
+def test_demo_loader_scores_the_demo_orders(shop) -> None:
+    from rapport.core import registry
+
+    loader = next(d for d in registry.demo_loaders() if d.key == "analytics_rfm")
+    assert "RFM scores for 5 customers" in loader.load()
