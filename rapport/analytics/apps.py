@@ -7,7 +7,8 @@ class AnalyticsConfig(AppConfig):
     verbose_name = "Analytics"
 
     def ready(self) -> None:
-        from rapport.analytics import churn, clv_setup
+        from rapport.analytics import churn, clv_setup, rfm_setup
 
         churn.register()
         clv_setup.register()
+        rfm_setup.register()

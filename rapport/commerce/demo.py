@@ -123,6 +123,14 @@ CARRIERS = [
 HUBS = ["Leipzig hub", "Frankfurt hub", "Cologne depot", "Hamburg depot", "Munich depot"]
 CHANNELS = [("web", 60), ("store", 18), ("marketplace", 12), ("phone", 5), ("email", 5)]
 TAX_RATE = Decimal("0.19")
+# Tastes: each buyer leans to two categories, so baskets hold products that go together
+# (what the next-best-offer recommendations learn; analytics' evaluation needs it).
+TASTES = (
+    frozenset({"Coffee", "Brewing gear"}),
+    frozenset({"Tea", "Accessories"}),
+    frozenset({"Gift sets", "Coffee"}),
+)
+TASTE_AFFINITY = 6
 
 
 def _catalogue(currency: str) -> list[Product]:
@@ -207,9 +215,16 @@ def load(stdout: Any = None) -> str:
     start = now - dt.timedelta(days=365 * YEARS)
     rows: list[services.OrderRow] = []
     channels, channel_weights = zip(*CHANNELS, strict=True)
+    # A stream of its own, so that orders keep their dates, sizes and statuses.
+    taste_rng = random.Random(SEED * 7919)
     for customer_id in customers:
+        taste = TASTES[taste_rng.randrange(len(TASTES))]
+        leaning = [
+            w * (TASTE_AFFINITY if p.category in taste else 1)
+            for p, w in zip(products, weights, strict=True)
+        ]
         for when in _purchase_times(rng, start, now):
-            picks = rng.choices(products, weights=weights, k=rng.choice([1, 1, 1, 2, 2, 3, 4]))
+            picks = rng.choices(products, weights=leaning, k=rng.choice([1, 1, 1, 2, 2, 3, 4]))
             lines = []
             seen: set[int] = set()
             for product in picks:

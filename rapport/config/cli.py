@@ -32,6 +32,7 @@ COMMANDS = {
     "rescore": "rapport.dataquality",
     "dedupe": "rapport.dedupe",
     "clv": "rapport.analytics",
+    "recommend": "rapport.analytics",
 }
 
 
