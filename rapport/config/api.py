@@ -10,6 +10,7 @@ from rapport.dedupe.api import router as dedupe_router
 from rapport.identity.api import router as identity_router
 from rapport.identity.auth import api_auth
 from rapport.integrations.api import router as integrations_router
+from rapport.marketing.api_ecrm import router as marketing_ecrm_router
 
 api = build_api(auth=api_auth())
 api.add_router("/", identity_router)
@@ -18,3 +19,4 @@ api.add_router("/", commerce_router)
 api.add_router("/", integrations_router)
 api.add_router("/", dedupe_router)
 api.add_router("/", dataquality_router)
+api.add_router("/", marketing_ecrm_router)
