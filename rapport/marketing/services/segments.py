@@ -32,7 +32,7 @@ from rapport.marketing.models import (
 )
 
 REFRESH_BATCH = 1000
-AUDITED = ["name", "description", "kind", "rules", "owner", "team"]
+AUDITED = ["name", "description", "kind", "rules", "owner_id", "team_id"]
 
 
 @dataclass
@@ -142,6 +142,7 @@ def segment_update(
     if changes:
         bump_version(segment)
         segment.save()
+        segment.refresh_from_db(fields=["version"])
         if {"rules", "kind"} & set(changes):
             _build(segment)
         audit.record(actor=actor, action=AuditAction.UPDATE, obj=segment, changes=changes)
@@ -176,14 +177,15 @@ def _build(segment: Segment) -> None:
     """Materialise membership in two statements: INSERT … SELECT the new members, DELETE
     those who no longer match. Never a customer in Python."""
     table = SegmentMembership._meta.db_table
-    matching = segment_matching(segment).order_by().values("pk")
+    # An aliased column: SQLite names a derived table's columns by their expression text.
+    matching = segment_matching(segment).order_by().values(member_id=F("pk"))
     sql, params = matching.query.sql_with_params()
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (segment_id, customer_id, entered_at) "  # noqa: S608
-            f"SELECT %s, m.id, %s FROM ({sql}) m WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {table} x WHERE x.segment_id = %s AND x.customer_id = m.id)",
+            f"SELECT %s, m.member_id, %s FROM ({sql}) m WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {table} x WHERE x.segment_id = %s AND x.customer_id = m.member_id)",
             [segment.pk, now, *params, segment.pk],
         )
     SegmentMembership.objects.filter(segment=segment).exclude(
