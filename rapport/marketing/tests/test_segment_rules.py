@@ -54,7 +54,12 @@ def _order(who: Any, sku: str, days_ago: int, total: str, status: str = "paid") 
         ordered_at=timezone.now() - dt.timedelta(days=days_ago),
     )
     OrderLine.objects.create(
-        order=order, position=1, sku=sku, name=sku, quantity=1, unit_price=Decimal(total),
+        order=order,
+        position=1,
+        sku=sku,
+        name=sku,
+        quantity=1,
+        unit_price=Decimal(total),
         line_total=Decimal(total),
     )
 
@@ -68,7 +73,11 @@ def people() -> dict[str, Any]:
     CustomerTag.objects.create(customer=cy, tag=vip)
     for who, status in ((ann, "granted"), (bob, "granted")):
         ConsentRecord.objects.create(
-            customer=who, channel="email", purpose="marketing", status=status, method="form",
+            customer=who,
+            channel="email",
+            purpose="marketing",
+            status=status,
+            method="form",
             occurred_at=timezone.now() - dt.timedelta(days=5),
         )
     # Bob withdrew later: the latest row is in force.

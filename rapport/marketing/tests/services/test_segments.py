@@ -56,8 +56,8 @@ def test_create_builds_membership_audits_and_emits() -> None:
     segment = segment_create(
         actor=actor,
         data=SegmentInput(
-            name="Dutch", rules={"op": "and", "rules": [
-                {"kind": "field", "field": "country", "value": "NL"}]},
+            name="Dutch",
+            rules={"op": "and", "rules": [{"kind": "field", "field": "country", "value": "NL"}]},
         ),
     )
     assert _members(segment) == {nl.pk} and segment.member_count == 1
@@ -204,8 +204,9 @@ def test_the_refresh_evaluates_only_queued_customers_in_one_query_per_segment(
 
 
 def test_customer_ids_of_event_reads_aggregates_and_batches() -> None:
-    assert services.customer_ids_of_event("customer.updated", {}, ("customers.customer", "7")) == {7}
-    assert services.customer_ids_of_event("order.created", {"customer_id": 3}, ("commerce.order", "1")) == {3}
+    of = services.customer_ids_of_event
+    assert of("customer.updated", {}, ("customers.customer", "7")) == {7}
+    assert of("order.created", {"customer_id": 3}, ("commerce.order", "1")) == {3}
     assert services.customer_ids_of_event(
         "web_events.ingested", {"customer_ids": [1, 2]}, ("", "")
     ) == {1, 2}
@@ -216,7 +217,8 @@ def test_only_windowed_dynamic_segments_are_rebuilt_daily() -> None:
     actor = marketer()
     windowed = segment_create(actor=actor, data=SegmentInput(name="W", rules=VIEWED_NOT_BOUGHT))
     segment_create(actor=actor, data=SegmentInput(name="Plain"))
-    segment_create(actor=actor, data=SegmentInput(name="Static", kind="static", rules=VIEWED_NOT_BOUGHT))
+    static = SegmentInput(name="Static", kind="static", rules=VIEWED_NOT_BOUGHT)
+    segment_create(actor=actor, data=static)
     assert [s.pk for s in services.dynamic_segments_with_windows()] == [windowed.pk]
 
 
@@ -240,7 +242,8 @@ def test_windows_move_on_with_the_daily_rebuild(settings: Any) -> None:
     actor = marketer()
     segment = segment_create(actor=actor, data=SegmentInput(name="W", rules=VIEWED_NOT_BOUGHT))
     web_events_ingest(
-        actor=actor, events=[event("product_view", product_sku="TEA-1", customer={"external_id": "a"})]
+        actor=actor,
+        events=[event("product_view", product_sku="TEA-1", customer={"external_id": "a"})],
     )
     _dispatch_and_refresh()
     assert _members(segment) == {ada.pk}
