@@ -57,6 +57,16 @@ MAX_DAYS = 3650
 OPS = ("gte", "lte", "eq")
 ORDER_MEASURES = ("count", "total", "last_order_days", "product")
 KINDS = ("field", "consent", "event", "order")
+# What the rule builder offers (pages may not import the customers' models themselves).
+CONSENT_CHANNELS = tuple(ConsentChannel.choices)
+CONSENT_PURPOSES = tuple(ConsentPurpose.choices)
+ORDER_MEASURE_CHOICES = (
+    ("count", "Number of orders"),
+    ("total", "Total spent"),
+    ("last_order_days", "Days since last order"),
+    ("product", "Bought product (SKU)"),
+)
+OP_CHOICES = (("gte", "at least"), ("lte", "at most"), ("eq", "exactly"))
 
 Errors = dict[str, list[str]]
 
@@ -146,7 +156,8 @@ def _clean_condition(node: Any, path: str, errors: Errors) -> dict[str, Any]:
         if name not in fields and not name.startswith("cf_"):
             _add(errors, f"{path}.field", f"Unknown field {name!r}.")
         value: Any = node.get("value")
-        values = value if isinstance(value, list) else [value]
+        # A builder's text box may list several values ("vip, gold" for tags).
+        values = value if isinstance(value, list) else str(value or "").split(",")
         values = [str(v).strip() for v in values if v is not None and str(v).strip()]
         if not values:
             _add(errors, f"{path}.value", "Give a value.")
