@@ -231,7 +231,8 @@ def _save(request: AuthedRequest, segment: Segment | None) -> HttpResponse:
             if any(k.startswith("rules") for k in errors)
             else "",
         )
-    messages.success(request, f"Segment “{saved.name}” saved: {saved.member_count} members.")
+    n = saved.member_count
+    messages.success(request, f"Segment “{saved.name}” saved: {n} member{'s' if n != 1 else ''}.")
     return redirect("marketing:segment_detail", pk=saved.pk)
 
 
