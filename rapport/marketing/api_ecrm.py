@@ -238,6 +238,24 @@ SegmentPatch = schema_from_dataclass(
 )
 
 
+# Declared before the CRUD routes: /segments/{segment_id} would take "count" first.
+class CountIn(Schema):
+    rules: dict[str, Any]
+
+
+class CountOut(Schema):
+    count: int
+
+
+@router.post(
+    "/segments/count",
+    response=CountOut,
+    summary="Count the customers you may see that rules match (a preview; nothing saved)",
+)
+def segment_count(request: HttpRequest, payload: CountIn) -> dict[str, int]:
+    return {"count": selectors.segment_count(actor=request.user, rules=payload.rules)}
+
+
 def _segments(*, actor: Any, filters: selectors.SegmentFilters) -> Any:
     return selectors.segment_list(actor=actor, filters=filters)
 
@@ -287,20 +305,3 @@ def segment_members(
         actor=request.user, segment=segment, cursor=cursor, limit=max(1, min(limit, 200))
     )
     return {"items": page.items, "next_cursor": page.next_cursor}
-
-
-class CountIn(Schema):
-    rules: dict[str, Any]
-
-
-class CountOut(Schema):
-    count: int
-
-
-@router.post(
-    "/segments/count",
-    response=CountOut,
-    summary="Count the customers you may see that rules match (a preview; nothing saved)",
-)
-def segment_count(request: HttpRequest, payload: CountIn) -> dict[str, int]:
-    return {"count": selectors.segment_count(actor=request.user, rules=payload.rules)}
