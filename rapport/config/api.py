@@ -11,6 +11,7 @@ from rapport.dedupe.api import router as dedupe_router
 from rapport.identity.api import router as identity_router
 from rapport.identity.auth import api_auth
 from rapport.integrations.api import router as integrations_router
+from rapport.marketing.api_ecrm import router as marketing_ecrm_router
 from rapport.sales.api import router as sales_router
 from rapport.service.api import router as service_router
 
@@ -24,3 +25,4 @@ api.add_router("/", dataquality_router)
 api.add_router("/", activities_router)
 api.add_router("/", sales_router)
 api.add_router("/", service_router)
+api.add_router("/", marketing_ecrm_router)

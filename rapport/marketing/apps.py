@@ -7,4 +7,6 @@ class MarketingConfig(AppConfig):
     verbose_name = "Marketing"
 
     def ready(self) -> None:
-        pass
+        from rapport.marketing import ecrm
+
+        ecrm.register()
