@@ -16,7 +16,7 @@ from rapport.activities import selectors, services
 from rapport.activities.models import Activity
 from rapport.activities.schemas import ActivityOut
 from rapport.core.api_crud import CrudResource, add_crud_routes, schema_from_dataclass
-from rapport.core.api_fields import Id
+from rapport.core.api_fields import Id, Int64
 from rapport.core.api_helpers import if_match_version, set_etag
 
 router = Router(tags=["activities"])
@@ -31,11 +31,11 @@ ActivityPatch = schema_from_dataclass(services.ActivityInput, name="ActivityPatc
 
 
 class CallLogIn(Schema):
-    customer_id: int | None = None
+    customer_id: Id | None = None
     subject: str
     direction: str
     occurred_at: dt.datetime | None = None
-    duration_seconds: int | None = None
+    duration_seconds: Int64 | None = None
     outcome: str = ""
     notes: str = ""
     recording_url: str = ""
@@ -84,7 +84,7 @@ add_crud_routes(
 
 class CompleteIn(Schema):
     call_outcome: str | None = None
-    call_duration_seconds: int | None = None
+    call_duration_seconds: Int64 | None = None
     notes: str | None = None
 
 

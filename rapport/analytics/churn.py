@@ -149,7 +149,7 @@ def register() -> None:
         )
     registry.add_gdpr_contributor(
         registry.GdprContributor(
-            key="analytics_churn",
+            key="analytics.churn",
             label="Churn risk",
             erase=_gdpr_erase,
             export=_gdpr_export,

@@ -70,6 +70,8 @@ def _lookup(customer: Any) -> tuple[CustomerClv | None, ClvFit | None]:
 
 def customer_panel_context(*, actor: Any, customer: Any) -> dict[str, Any] | None:
     value, fit = _lookup(customer)
+    if fit is None:  # nothing fitted yet: no panel (issue 17: no empty placeholders)
+        return None
     return {
         "fit": fit,
         "value": value,

@@ -98,7 +98,7 @@ def register() -> None:
     )
     registry.add_gdpr_contributor(
         registry.GdprContributor(
-            key="analytics_clv",
+            key="analytics.clv",
             label="Lifetime value",
             erase=_gdpr_erase,
             export=_gdpr_export,

@@ -100,7 +100,7 @@ def register() -> None:
     )
     registry.add_gdpr_contributor(
         registry.GdprContributor(
-            key="analytics_rfm",
+            key="analytics.rfm",
             label="RFM scores",
             export=_gdpr_export,
             erase=_gdpr_erase,

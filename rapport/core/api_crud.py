@@ -78,6 +78,8 @@ def _api_type(source: type, name: str, hint: Any) -> Any:
         )
     if base is int:  # bounded like the 64-bit column it ends in, never a bare int
         return Id if name == "id" or name.endswith("_id") else Int64
+    if typing.get_origin(base) is list and typing.get_args(base) == (int,):
+        return list[Id] if name.endswith("_ids") else list[Int64]
     if any(dataclasses.is_dataclass(arg) for arg in typing.get_args(base)):
         raise TypeError(f"{source.__name__}.{name} nests a dataclass: give its schema in types=.")
     return base

@@ -21,3 +21,18 @@ def safe_next(request: HttpRequest, candidate: str | None, fallback: str) -> str
     ):
         return fallback
     return candidate
+
+
+def safe_on_origin(candidate: str | None, *, origin: str) -> str | None:
+    """`candidate` when it is an absolute URL on exactly `origin` (scheme, host and port:
+    an allow-listed site sending a form back to its own thank-you page), else None."""
+    if not candidate or not origin or "\\" in candidate:
+        return None
+    if any(ord(c) < 32 for c in candidate) or not candidate.startswith(origin.rstrip("/") + "/"):
+        return None
+    scheme, _, host = origin.rstrip("/").partition("://")
+    if not url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={host}, require_https=scheme == "https"
+    ):
+        return None
+    return candidate

@@ -19,7 +19,7 @@ from ninja import Field, Router, Schema
 
 from rapport.core.api import ProblemError
 from rapport.core.api_crud import CrudResource, add_crud_routes, schema_from_dataclass
-from rapport.core.api_fields import Id
+from rapport.core.api_fields import Id, Int64
 from rapport.core.permissions import system_actor
 from rapport.marketing import selectors, services
 from rapport.marketing.models import Segment
@@ -122,7 +122,7 @@ def events_list(
     customer_id: Id | None = None,
     visitor_id: str | None = None,
     cursor: str | None = None,
-    limit: int = 50,
+    limit: Int64 = 50,
 ) -> dict[str, Any]:
     page = selectors.web_event_page(
         actor=request.user,
@@ -298,7 +298,7 @@ class MemberPage(Schema):
     summary="List a segment's members you may see (cursor)",
 )
 def segment_members(
-    request: HttpRequest, segment_id: Id, cursor: str | None = None, limit: int = 50
+    request: HttpRequest, segment_id: Id, cursor: str | None = None, limit: Int64 = 50
 ) -> dict[str, Any]:
     segment = selectors.segment_detail(actor=request.user, pk=segment_id)
     page = selectors.segment_members_page(

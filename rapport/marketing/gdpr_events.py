@@ -45,7 +45,7 @@ def erase(*, ctx: ErasureContext) -> int:
 def register() -> None:
     registry.add_gdpr_contributor(
         registry.GdprContributor(
-            key="marketing-events",
+            key="marketing.events",
             label="Web events and segments",
             erase=erase,
             export=export,

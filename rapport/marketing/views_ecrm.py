@@ -4,7 +4,6 @@ call one selector or service, render."""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +15,7 @@ from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from rapport.core import registry
+from rapport.core import registry, spreadsheets
 from rapport.core.errors import Conflict
 from rapport.core.http import AuthedRequest
 from rapport.core.listing import Column, EmptyState, ListPage
@@ -323,7 +322,7 @@ def segment_export(request: AuthedRequest, pk: int) -> StreamingHttpResponse:
     segment = selectors.segment_detail(actor=request.user, pk=pk)
     if not can(request.user, "export", segment):
         raise PermissionDenied("You may not export this segment.")
-    writer = csv.writer(_Echo())
+    writer = spreadsheets.csv_writer(_Echo())
 
     def rows() -> Iterator[str]:
         yield writer.writerow(["id", "name", "email", "external_id"])

@@ -7,8 +7,10 @@ from rapport.core import registry
 
 
 def register() -> None:
-    from rapport.sales import demo, events, panels, search  # noqa: F401  (events registers)
+    from rapport.sales import demo, events, gdpr, panels, search  # noqa: F401  (events registers)
     from rapport.sales.services import merging
+
+    gdpr.register()
 
     for name, label, plural, customer_field in [
         ("sales.lead", "Lead", "Leads", ""),

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 from django_ratelimit.decorators import ratelimit
 
 from rapport.core.permissions import system_actor
+from rapport.core.redirects import safe_on_origin
 from rapport.sales import services
 
 FIELDS = (
@@ -48,8 +49,8 @@ def _allowed_origin(request: HttpRequest) -> str | None:
 
 
 def _answer(request: HttpRequest, origin: str, status: int, body: dict[str, Any]) -> HttpResponse:
-    back = request.POST.get("redirect", "")
-    if status == 200 and back.startswith(origin + "/"):
+    back = safe_on_origin(request.POST.get("redirect"), origin=origin)
+    if status == 200 and back:
         return redirect(back)  # a plain HTML form: back to the site's thank-you page
     response = JsonResponse(body, status=status)
     response["Access-Control-Allow-Origin"] = origin

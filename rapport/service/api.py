@@ -54,7 +54,7 @@ add_crud_routes(
 
 class ReplyIn(Schema):
     body: str
-    status_id: int | None = None
+    status_id: Id | None = None
 
 
 class NoteIn(Schema):
@@ -62,12 +62,12 @@ class NoteIn(Schema):
 
 
 class StatusIn(Schema):
-    status_id: int
+    status_id: Id
 
 
 class AssignIn(Schema):
-    owner_id: int | None = None
-    team_id: int | None = None
+    owner_id: Id | None = None
+    team_id: Id | None = None
 
 
 @router.get(

@@ -136,7 +136,7 @@ def test_segment_fields_filter_by_risk(admin, scored):
 
 
 def test_gdpr_export_and_erase(admin, scored):
-    contributor = {c.key: c for c in registry.gdpr_contributors()}["analytics_churn"]
+    contributor = {c.key: c for c in registry.gdpr_contributors()}["analytics.churn"]
     customer_id = ChurnScore.objects.first().customer_id
     exported = contributor.export(customer_id=customer_id)
     assert 0 <= exported["churn_risk"]["probability"] <= 1

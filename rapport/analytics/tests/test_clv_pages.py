@@ -49,10 +49,11 @@ def test_panel_shows_value_and_what_drives_it(fitted):
     assert f"Bought on {value.frequency + 1} different day" in html
 
 
-def test_panel_before_any_fit_says_when_values_come():
+def test_no_panel_before_any_fit():
+    """Issue 17: no placeholder panel until the app has something to show."""
     customer = Customer.objects.create(display_name="New")
     html = client_for(user_with(Scope.ALL)).get(customer.get_absolute_url()).content.decode()
-    assert "Lifetime value appears here after the first fit" in html
+    assert 'data-panel="clv"' not in html and "Lifetime value" not in html
 
 
 def test_panel_for_a_customer_without_orders_before_the_fit(fitted):

@@ -205,7 +205,7 @@ def test_gdpr_export_and_erase(world: dict[str, Any]) -> None:
     from rapport.core import registry
     from rapport.core.gdpr import ErasureContext
 
-    contributor = next(c for c in registry.gdpr_contributors() if c.key == "analytics_rfm")
+    contributor = next(c for c in registry.gdpr_contributors() if c.key == "analytics.rfm")
     score = RfmScore.objects.select_related("customer").get(customer__display_name="South Top")
     exported = contributor.export(customer_id=score.pk)
     assert exported is not None and exported["rfm"]["segment"] == "champions"
