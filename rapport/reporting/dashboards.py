@@ -73,6 +73,68 @@ def standard_tiles() -> list[Tile]:
             },
         ),
         Tile(
+            "sales",
+            1,
+            "Open pipeline by stage",
+            "The amount of every open deal, stage by stage (filter by currency to compare).",
+            {
+                "source": "deals",
+                "filters": [{"field": "status", "op": "eq", "value": "open"}],
+                "groups": [{"field": "stage"}],
+                "measures": [{"fn": "sum", "field": "amount"}, {"fn": "count"}],
+                "chart": "bar",
+            },
+        ),
+        Tile(
+            "sales",
+            2,
+            "Won deals by month",
+            "Deals won in each of the last twelve months and their amounts.",
+            {
+                "source": "deals",
+                "filters": [
+                    {"field": "status", "op": "eq", "value": "won"},
+                    {"field": "closed_at", "op": "last_days", "value": "365"},
+                ],
+                "groups": [{"field": "closed_at", "bucket": "month"}],
+                "measures": [{"fn": "sum", "field": "amount"}, {"fn": "count"}],
+                "chart": "bar",
+            },
+        ),
+        Tile(
+            "service",
+            1,
+            "Open tickets by queue and priority",
+            "The backlog: every ticket not solved or closed.",
+            {
+                "source": "tickets",
+                "filters": [
+                    {
+                        "field": "status_category",
+                        "op": "in",
+                        "value": ["open", "waiting_on_customer", "on_hold"],
+                    }
+                ],
+                "groups": [{"field": "queue"}, {"field": "priority"}],
+                "chart": "bar",
+            },
+        ),
+        Tile(
+            "service",
+            2,
+            "Tickets created by week",
+            "New tickets over the last ninety days, and how many breached their resolution target.",
+            {
+                "source": "tickets",
+                "filters": [{"field": "created_at", "op": "last_days", "value": "90"}],
+                "groups": [
+                    {"field": "created_at", "bucket": "week"},
+                    {"field": "resolution_breached"},
+                ],
+                "chart": "bar",
+            },
+        ),
+        Tile(
             "service",
             10,
             "Conversations by channel",
@@ -113,11 +175,11 @@ def standard_tiles() -> list[Tile]:
 
 
 # What each dashboard says about what it cannot show yet.
-NOTES = {
-    "sales": "Pipeline and forecast tiles arrive when the sales app registers its deals "
-    "as a report source; until then the sales dashboard shows orders and revenue.",
-    "service": "Backlog and SLA tiles arrive with tickets (the service app). Until then "
-    "this dashboard shows the conversations on the timeline.",
+NOTES: dict[str, str] = {
+    "sales": "Forecasts and quotas are not built yet: the sales dashboard shows the open "
+    "pipeline, won deals and revenue.",
+    "service": "SLA attainment over time is not charted yet: the backlog tile shows open "
+    "tickets; the breach report lists the breaches.",
 }
 
 

@@ -7,10 +7,18 @@ from rapport.core import registry
 
 
 def register() -> None:
-    from rapport.sales import demo, events, gdpr, panels, search  # noqa: F401  (events registers)
+    from rapport.sales import (  # noqa: F401  (events registers the event types)
+        demo,
+        events,
+        gdpr,
+        panels,
+        report_sources,
+        search,
+    )
     from rapport.sales.services import merging
 
     gdpr.register()
+    report_sources.register()
 
     for name, label, plural, customer_field in [
         ("sales.lead", "Lead", "Leads", ""),

@@ -12,8 +12,11 @@ def register() -> None:
         events,  # noqa: F401  (registers the event types)
         gdpr,
         panels,
+        report_sources,
         tasks,
     )
+
+    report_sources.register()
 
     registry.add_tasks(
         "service",
