@@ -89,7 +89,7 @@ def activity_list(*, actor: Any, filters: ActivityFilters | None = None) -> Quer
     if f.due_to:
         qs = qs.filter(due_at__lt=day_start(f.due_to + dt.timedelta(days=1)))
     if f.q:
-        qs = qs.filter(subject__icontains=f.q.strip())
+        qs = qs.filter(subject__icontains=f.q.replace("\x00", "").strip())
     return qs
 
 

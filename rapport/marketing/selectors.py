@@ -103,7 +103,7 @@ def segment_list(*, actor: Any, filters: SegmentFilters | None = None) -> QueryS
     qs = scope_queryset(Segment.objects.all(), actor=actor, action="view")
     f = filters or SegmentFilters()
     if f.q:
-        qs = qs.filter(name__icontains=f.q.strip())
+        qs = qs.filter(name__icontains=f.q.replace("\x00", "").strip())
     if f.kind:
         qs = qs.filter(kind=f.kind)
     return qs

@@ -64,6 +64,12 @@ class DealFilters:
     close_month: str | None = None  # "YYYY-MM"
 
 
+def _search_text(q: str | None) -> str:
+    """The search words without NUL characters: PostgreSQL refuses them in any text value
+    (a 500, not an empty result), and no name or e-mail holds one."""
+    return (q or "").replace("\x00", "").strip()
+
+
 def _check_choice(name: str, value: str | None, choices: Any) -> None:
     if value and value not in choices.values:
         raise ValidationError(
@@ -94,8 +100,7 @@ def lead_list(*, actor: Any, filters: LeadFilters | None = None) -> QuerySet[Lea
         qs = qs.filter(source=f.source)
     if f.owner_id:
         qs = qs.filter(owner_id=f.owner_id)
-    if f.q and f.q.strip():
-        text = f.q.strip()
+    if text := _search_text(f.q):
         qs = qs.filter(
             Q(email__iexact=text)
             | Q(last_name__istartswith=text)
@@ -206,8 +211,8 @@ def _filter_deals(qs: QuerySet[Deal], f: DealFilters) -> QuerySet[Deal]:
     if f.close_month:
         start, end = month_range(f.close_month)
         qs = qs.filter(expected_close_date__gte=start, expected_close_date__lt=end)
-    if f.q and f.q.strip():
-        qs = qs.filter(name__icontains=f.q.strip())
+    if text := _search_text(f.q):
+        qs = qs.filter(name__icontains=text)
     return qs
 
 

@@ -106,13 +106,14 @@ def ticket_list(*, actor: Any, filters: TicketFilters | None = None) -> QuerySet
         if getattr(f, name):
             qs = qs.filter(**{name: getattr(f, name)})
     if f.tag:
+        tag = f.tag.replace("\x00", "").lower()  # PostgreSQL refuses NUL in text
         qs = (
-            qs.filter(tags__contains=[f.tag.lower()])
+            qs.filter(tags__contains=[tag])
             if _json_contains()
-            else qs.filter(tags__icontains=f'"{f.tag.lower()}"')
+            else qs.filter(tags__icontains=f'"{tag}"')
         )
     if f.q:
-        text = f.q.strip()
+        text = f.q.replace("\x00", "").strip()
         if text.lstrip("#").isdigit():
             qs = qs.filter(pk=int(text.lstrip("#")))
         else:

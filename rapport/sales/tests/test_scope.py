@@ -70,3 +70,11 @@ def test_search_is_scoped(world: World) -> None:
     assert {h.kind for h in search(actor=world.boss, query="south")} == {"Lead", "Deal"}
     assert search(actor=world.rep, query="south") == []
     assert len(search(actor=world.boss, query="Deal")) == 3
+
+
+def test_a_search_with_a_nul_character_finds_nothing_instead_of_failing(world: World) -> None:
+    """PostgreSQL refuses NUL in a text value: the search drops it (found by schemathesis)."""
+    filters = selectors.DealFilters(q="ab\x00c")
+    assert list(selectors.deal_list(actor=world.admin, filters=filters)) == []
+    leads = selectors.LeadFilters(q="ab\x00c")
+    assert list(selectors.lead_list(actor=world.admin, filters=leads)) == []
